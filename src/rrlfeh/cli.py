@@ -1,0 +1,198 @@
+"""`rrlfeh <stage>`: one thin command per pipeline stage; the work lives in the stage modules.
+
+Paths come from the command line (dvc.yaml passes them), params from params.yaml via
+rrlfeh.config. Errors caused by data or params are printed as one clear line, exit code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rrlfeh.runtime import configure_environment
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True,
+    help="RR Lyrae [Fe/H] from Gaia G light curves: one command per pipeline stage.",
+)
+PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file")
+TYPE = typer.Argument(..., help="rrab or rrc")
+
+
+def _params(path: Path):
+    from rrlfeh.config import load_params
+
+    return load_params(path)
+
+
+def _type(star_type: str) -> str:
+    t = star_type.lower()
+    if t not in ("rrab", "rrc"):
+        raise typer.BadParameter(f"type must be rrab or rrc, got {star_type!r}")
+    return t
+
+
+@app.command()
+def extract(
+    out: Path = typer.Option(Path("data/raw"), help="folder for the three raw tables"),
+    report: Path = typer.Option(Path("metrics/extract.json"), help="extract report (counts)"),
+    params: Path = PARAMS,
+) -> None:
+    """Write data/raw/{vari_rrlyrae,epoch_photometry,labels}.parquet from extract.source."""
+    from rrlfeh.data.extract import run_extract
+
+    run_extract(_params(params), out, report)
+
+
+@app.command()
+def validate(
+    raw: Path = typer.Option(Path("data/raw")),
+    out: Path = typer.Option(Path("reports/validation"), help="results JSON and data docs"),
+    params: Path = PARAMS,
+) -> None:
+    """Great Expectations suites on the raw tables; fails the pipeline on bad data."""
+    from rrlfeh.data.validate import run_validate
+
+    run_validate(_params(params).validate, raw, out)
+
+
+@app.command()
+def clean(
+    raw: Path = typer.Option(Path("data/raw")),
+    out: Path = typer.Option(Path("data/clean")),
+    metrics: Path = typer.Option(Path("metrics/clean.json")),
+    plots: Path = typer.Option(Path("plots/clean")),
+    params: Path = PARAMS,
+) -> None:
+    """The paper's selection cuts; every dropped star keeps its reason."""
+    from rrlfeh.data.clean import run_clean
+
+    p = _params(params)
+    run_clean(p.clean, p.validate, raw, out, metrics, plots)
+
+
+@app.command()
+def preprocess(
+    star_type: str = TYPE,
+    clean_dir: Path = typer.Option(Path("data/clean"), "--clean"),
+    out: Path = typer.Option(Path("data/processed")),
+    plots: Path = typer.Option(Path("plots/preprocess")),
+    params: Path = PARAMS,
+) -> None:
+    """Fold, smooth, resample, standardize and weight the clean light curves of one type."""
+    from rrlfeh.features.stage import run_preprocess
+
+    run_preprocess(_params(params).preprocess, _type(star_type), clean_dir, out, plots)
+
+
+@app.command()
+def tune(
+    star_type: str = TYPE,
+    data: Optional[Path] = typer.Option(None, help="default data/processed/<type>.npz"),
+    out: Optional[Path] = typer.Option(None, help="default models/tune/<type>"),
+    params: Path = PARAMS,
+) -> None:
+    """keras-tuner Hyperband search, one MLflow child run per trial."""
+    from rrlfeh.model.tune import run_tune
+
+    t = _type(star_type)
+    run_tune(
+        _params(params), t,
+        data or Path(f"data/processed/{t}.npz"),
+        out or Path(f"models/tune/{t}"),
+    )
+
+
+@app.command()
+def train(
+    star_type: str = TYPE,
+    data: Optional[Path] = typer.Option(None, help="default data/processed/<type>.npz"),
+    hparams: Optional[Path] = typer.Option(None, help="default models/tune/<type>/best_hparams.json"),
+    out: Optional[Path] = typer.Option(None, help="default models/<type>"),
+    metrics: Optional[Path] = typer.Option(None, help="default metrics/train_<type>.json"),
+    plots: Optional[Path] = typer.Option(None, help="default plots/train/<type>"),
+    params: Path = PARAMS,
+) -> None:
+    """Repeated stratified K-fold CV of the GRU, one MLflow child run per fold."""
+    from rrlfeh.model.cv import run_train
+
+    t = _type(star_type)
+    run_train(
+        _params(params), t,
+        data or Path(f"data/processed/{t}.npz"),
+        hparams or Path(f"models/tune/{t}/best_hparams.json"),
+        out or Path(f"models/{t}"),
+        metrics or Path(f"metrics/train_{t}.json"),
+        plots or Path(f"plots/train/{t}"),
+    )
+
+
+@app.command()
+def register(
+    models: Path = typer.Option(Path("models")),
+    processed: Path = typer.Option(Path("data/processed")),
+    clean_dir: Path = typer.Option(Path("data/clean"), "--clean"),
+    out: Path = typer.Option(Path("models/registered.json")),
+    params: Path = PARAMS,
+) -> None:
+    """Log the end-to-end model, register it as challenger, promote it through the gate."""
+    from rrlfeh.serving.registry import run_register
+
+    run_register(_params(params), models, processed, clean_dir, out)
+
+
+@app.command()
+def promote(
+    version: str = typer.Argument(..., help="registered version to make champion"),
+    reason: str = typer.Option(..., "--reason", help="why (recorded on the version)"),
+    params: Path = PARAMS,
+) -> None:
+    """Move the champion alias to VERSION by hand, recording the reason."""
+    from rrlfeh.serving.registry import promote as do_promote
+
+    do_promote(_params(params).register, version, reason)
+
+
+@app.command()
+def rollback(
+    reason: str = typer.Option(..., "--reason", help="why (recorded on the version)"),
+    params: Path = PARAMS,
+) -> None:
+    """Move the champion alias back to the previous champion, recording the reason."""
+    from rrlfeh.serving.registry import rollback as do_rollback
+
+    do_rollback(_params(params).register, reason)
+
+
+@app.command()
+def predict(
+    inputs: list[Path] = typer.Option(..., "--input", help="folder or files in Gaia layouts"),
+    output: Path = typer.Option(..., "--output", help="catalogue .parquet, .ecsv or .fits"),
+    model: str = typer.Option("models:/rrl-feh@champion", "--model"),
+    engine: str = typer.Option("local", "--engine", help="local or spark"),
+    params: Path = PARAMS,
+) -> None:
+    """[Fe/H] for every star of a catalogue with a registered model."""
+    from rrlfeh.serving.predict import run_predict
+
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter("engine must be local or spark")
+    run_predict(_params(params).predict, model, inputs, output, engine)
+
+
+def main() -> None:
+    configure_environment()
+    from rrlfeh.errors import RRLFehError
+
+    try:
+        app()
+    except RRLFehError as exc:
+        typer.secho(f"rrlfeh: error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

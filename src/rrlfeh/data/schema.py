@@ -1,0 +1,208 @@
+"""The three tables in the Gaia DR3 archive layouts, plus the rejects table.
+
+Every reader (simulator, Gaia archive, user files) ends with `conform`, so everything downstream
+sees the same columns and dtypes whatever the source. Times are BJD(TCB) - 2455197.5 in days.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rrlfeh.errors import DataError
+
+# name -> (dtype, required). Optional columns absent from an input are added as missing values.
+VARI_RRLYRAE: dict[str, tuple[str, bool]] = {
+    "source_id": ("int64", True),
+    "ra": ("float64", False),
+    "dec": ("float64", False),
+    "pf": ("float64", True),
+    "p1_o": ("float64", True),
+    "epoch_g": ("float64", True),
+    "peak_to_peak_g": ("float64", False),
+    "num_clean_epochs_g": ("float64", False),
+    "phi31_g": ("float64", False),
+    "phi31_g_error": ("float64", False),
+    "best_classification": ("string", True),
+    "int_average_g": ("float64", False),
+}
+EPOCH_PHOTOMETRY: dict[str, tuple[str, bool]] = {
+    "source_id": ("int64", True),
+    "transit_id": ("int64", False),
+    "band": ("string", True),
+    "time": ("float64", True),
+    "mag": ("float64", True),
+    "flux": ("float64", False),
+    "flux_error": ("float64", False),
+    "flux_over_error": ("float64", False),
+    "rejected_by_photometry": ("bool", False),
+    "rejected_by_variability": ("bool", False),
+    "other_flags": ("int64", False),
+    "solution_id": ("int64", False),
+}
+LABELS: dict[str, tuple[str, bool]] = {
+    "source_id": ("int64", True),
+    "feh": ("float64", True),
+    "feh_error": ("float64", True),
+}
+REJECTED: dict[str, tuple[str, bool]] = {
+    "source_id": ("int64", True),
+    "stage": ("string", True),
+    "reason": ("string", True),
+    "detail": ("string", False),
+}
+# Simulation only: what the simulator knows that a real catalogue does not (empty for real data).
+# feh_true: the star's [Fe/H]; feh_relation: the photometric relation at noise-free parameters;
+# feh_oracle: the relation applied to a Fourier fit of the noisy epochs at the true period
+# (the simulator's noise floor, reported beside the model's error).
+TRUTH: dict[str, tuple[str, bool]] = {
+    "source_id": ("int64", True),
+    "feh_true": ("float64", True),
+    "feh_relation": ("float64", True),
+    "feh_oracle": ("float64", True),
+}
+TABLES = {
+    "vari_rrlyrae": VARI_RRLYRAE,
+    "epoch_photometry": EPOCH_PHOTOMETRY,
+    "labels": LABELS,
+    "rejected": REJECTED,
+    "truth": TRUTH,
+}
+RAW_TABLES = ("vari_rrlyrae", "epoch_photometry", "labels")
+TYPES = ("RRab", "RRc", "RRd")
+BANDS = ("G", "BP", "RP")
+# Period column per type: fundamental for RRab, first overtone for RRc.
+PERIOD_COLUMN = {"RRab": "pf", "RRc": "p1_o"}
+_MISSING = {"int64": -1, "bool": False}
+
+
+class SchemaError(DataError):
+    """A table does not have the columns or types of its Gaia DR3 layout."""
+
+
+def _examples(df: pd.DataFrame, bad: pd.Series, column: str, n: int = 5) -> str:
+    rows = df.loc[bad]
+    ids = rows["source_id"].head(n).tolist() if "source_id" in df.columns else rows.index[:n].tolist()
+    vals = rows[column].head(n).tolist()
+    return f"e.g. source_id {ids} with values {vals}"
+
+
+def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return `df` with exactly the columns of `table`, in order, with their dtypes.
+
+    Raises SchemaError naming the table, the column and example source_ids when a required column
+    is missing or a value cannot be converted. Extra columns are dropped.
+    """
+    spec = TABLES[table]
+    if not isinstance(df, pd.DataFrame):
+        raise SchemaError(f"{table}: expected a table, got {type(df).__name__}")
+    df = df.rename(columns={c: c.lower() for c in df.columns if isinstance(c, str)})
+    missing = [c for c, (_, req) in spec.items() if req and c not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"{table}: missing required column(s) {missing}; found {list(df.columns)[:20]}"
+        )
+    out = {}
+    n = len(df)
+    for col, (dtype, _) in spec.items():
+        if col not in df.columns:
+            if dtype == "string":
+                out[col] = pd.Series([pd.NA] * n, dtype="string", index=df.index)
+            elif dtype in _MISSING:
+                out[col] = pd.Series(np.full(n, _MISSING[dtype]), dtype=dtype, index=df.index)
+            else:
+                out[col] = pd.Series(np.full(n, np.nan), dtype=dtype, index=df.index)
+            continue
+        s = df[col]
+        try:
+            if dtype == "string":
+                s = s.astype("string").str.strip()
+            elif dtype == "bool":
+                s = _to_bool(s)
+            elif dtype == "int64":
+                num = pd.to_numeric(s, errors="coerce")
+                bad = num.isna() | (num != np.floor(num))
+                if col != "source_id":
+                    num = num.where(~num.isna(), _MISSING["int64"])
+                    bad = num != np.floor(num)
+                if bad.any():
+                    raise SchemaError(
+                        f"{table}.{col}: {int(bad.sum())} value(s) are not integers; "
+                        + _examples(df, bad, col)
+                    )
+                s = num.astype("int64")
+            else:
+                num = pd.to_numeric(s, errors="coerce")
+                bad = num.isna() & s.notna() & (s.astype("string").str.strip().str.lower().isin(["", "nan", "null", "--"]) == False)  # noqa: E712
+                if bad.any():
+                    raise SchemaError(
+                        f"{table}.{col}: {int(bad.sum())} value(s) are not numbers; "
+                        + _examples(df, bad, col)
+                    )
+                s = num.astype("float64")
+        except SchemaError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(f"{table}.{col}: cannot convert to {dtype}: {exc}") from exc
+        out[col] = s
+    return pd.DataFrame(out).reset_index(drop=True)
+
+
+def _to_bool(s: pd.Series) -> pd.Series:
+    if s.dtype == bool:
+        return s
+    text = s.astype("string").str.strip().str.lower()
+    mapping = {"true": True, "false": False, "1": True, "0": False, "t": True, "f": False}
+    mapped = text.map(mapping)
+    bad = mapped.isna() & text.notna()
+    if bad.any():
+        raise SchemaError(f"boolean column has values {sorted(set(text[bad].head(5)))}")
+    return mapped.fillna(False).astype(bool)
+
+
+def empty(table: str) -> pd.DataFrame:
+    """An empty table with the right columns and dtypes."""
+    return conform(pd.DataFrame({c: [] for c in TABLES[table]}), table)
+
+
+def rejects(source_ids, stage: str, reason: str, detail: str | None = None) -> pd.DataFrame:
+    """Rows of the rejects table: every star a stage drops keeps its reason."""
+    ids = np.asarray(source_ids, dtype="int64")
+    return conform(
+        pd.DataFrame(
+            {"source_id": ids, "stage": stage, "reason": reason, "detail": detail or pd.NA}
+        ),
+        "rejected",
+    )
+
+
+def read_table(path: str | Path, table: str) -> pd.DataFrame:
+    """Read one of our Parquet tables back, conformed."""
+    path = Path(path)
+    if not path.exists():
+        raise SchemaError(f"{table}: file {path} does not exist")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for truncated/corrupt files
+        raise SchemaError(f"{table}: {path} is not a readable Parquet file ({exc})") from exc
+    return conform(df, table)
+
+
+def write_table(df: pd.DataFrame, path: str | Path, table: str) -> Path:
+    """Conform and write a table as Parquet (creates the parent folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conform(df, table).to_parquet(path, index=False)
+    return path
+
+
+def period_of(vari: pd.DataFrame) -> pd.Series:
+    """The pulsation period used for folding: pf for RRab, p1_o for RRc (NaN otherwise)."""
+    cls = vari["best_classification"].astype("string")
+    return pd.Series(
+        np.where(cls == "RRab", vari["pf"], np.where(cls == "RRc", vari["p1_o"], np.nan)),
+        index=vari.index,
+        dtype="float64",
+    )

@@ -1,0 +1,43 @@
+"""Process-level settings applied by the CLI entry point (never at import time).
+
+No traffic leaves the machine: MLflow telemetry, GX analytics and DVC analytics are off; Keras uses
+TensorFlow unless KERAS_BACKEND says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+QUIET_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DVC_NO_ANALYTICS": "1",
+    "DO_NOT_TRACK": "1",
+    "KERAS_BACKEND": "tensorflow",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+
+
+def configure_environment() -> None:
+    """Set the quiet/offline defaults, leaving anything the user set explicitly alone."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The repository root, also from inside a `dvc exp run --temp/--queue` workspace.
+
+    DVC runs temp/queued experiments in a copy under `<repo>/.dvc/tmp/exps/...`; resolving back to
+    `<repo>` keeps every run's MLflow store in one place.
+    """
+    here = Path(start or os.getcwd()).resolve()
+    parts = here.parts
+    for i in range(len(parts) - 3):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    for candidate in (here, *here.parents):
+        if (candidate / "dvc.yaml").exists() or (candidate / ".dvc").is_dir():
+            return candidate
+    return here

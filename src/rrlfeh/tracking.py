@@ -1,0 +1,116 @@
+"""MLflow conventions: where the store is, run names, tags that lead back to data and code."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+from rrlfeh.runtime import project_root
+
+
+def tracking_uri(root: Path | None = None) -> str:
+    """MLFLOW_TRACKING_URI if set, else an absolute sqlite:///<repo>/mlflow.db."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        if env.startswith("sqlite:///") and not env.startswith("sqlite:////"):
+            rel = env[len("sqlite:///") :]
+            return "sqlite:///" + str((project_root(root) / rel).resolve())
+        return env
+    return "sqlite:///" + str((project_root(root) / "mlflow.db").resolve())
+
+
+def artifact_root(root: Path | None = None) -> str:
+    """Artifacts live beside the store, under <repo>/mlartifacts, unless MLFLOW_ARTIFACT_ROOT is set."""
+    env = os.environ.get("MLFLOW_ARTIFACT_ROOT")
+    if env:
+        return env
+    return (project_root(root) / "mlartifacts").resolve().as_uri()
+
+
+def setup(experiment: str, root: Path | None = None) -> str:
+    """Point MLflow at the project store and select (creating if needed) `experiment`."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(root))
+    if os.environ.get("MLFLOW_REGISTRY_URI") is None:
+        mlflow.set_registry_uri(tracking_uri(root))
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        exp_id = mlflow.create_experiment(
+            experiment, artifact_location=f"{artifact_root(root)}/{experiment}"
+        )
+    else:
+        exp_id = exp.experiment_id
+    mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
+
+
+def git_commit(root: Path | None = None) -> str:
+    """HEAD's commit, with '-dirty' when the work tree has changes; 'unknown' outside git."""
+    cwd = project_root(root)
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def md5_of(path: str | Path) -> str:
+    """md5 of a file, or of a folder (sorted relative paths and contents), as DVC would identify it."""
+    path = Path(path)
+    h = hashlib.md5()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def provenance_tags(inputs: dict[str, str | Path] | None = None) -> dict[str, str]:
+    """Tags every run carries: git commit, DVC experiment name, md5 of each input."""
+    tags = {"git_commit": git_commit()}
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
+    for name, p in (inputs or {}).items():
+        if Path(p).exists():
+            tags[f"input_md5.{name}"] = md5_of(p)
+    return tags
+
+
+def log_params_flat(params: dict[str, Any], prefix: str = "") -> None:
+    """Log a nested dict of params as flat `a.b.c` MLflow params (the compare view's columns)."""
+    import mlflow
+
+    from rrlfeh.config.loader import flatten
+
+    flat = {k: (str(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in flatten(params, prefix).items()}
+    items = list(flat.items())
+    for i in range(0, len(items), 100):  # MLflow's batch limit
+        mlflow.log_params(dict(items[i : i + 100]))
+
+
+@contextlib.contextmanager
+def stage_run(experiment: str, run_name: str, params: dict[str, Any] | None = None,
+              inputs: dict[str, str | Path] | None = None, tags: dict[str, str] | None = None) -> Iterator[Any]:
+    """A parent run for one stage invocation, with params and provenance tags logged."""
+    import mlflow
+
+    setup(experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags({**provenance_tags(inputs), **(tags or {})})
+        if params:
+            log_params_flat(params)
+        yield run
