@@ -135,7 +135,9 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
                 s = num.astype("int64")
             else:
                 num = pd.to_numeric(s, errors="coerce")
-                bad = num.isna() & s.notna() & (s.astype("string").str.strip().str.lower().isin(["", "nan", "null", "--"]) == False)  # noqa: E712
+                # Empty cells and the archive's null spellings are missing values, not errors.
+                text = s.astype("string").str.strip().str.lower()
+                bad = num.isna() & s.notna() & ~text.isin(["", "nan", "null", "--"]).fillna(True)
                 if bad.any():
                     raise SchemaError(
                         f"{table}.{col}: {int(bad.sum())} value(s) are not numbers; "

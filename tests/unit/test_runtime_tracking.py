@@ -1,0 +1,56 @@
+"""Store location (also from a `dvc exp run --temp` workspace), quiet environment, provenance tags."""
+
+from __future__ import annotations
+
+import os
+
+from rrlfeh import runtime, tracking
+
+
+def test_project_root_from_dvc_temp_workspace(tmp_path):
+    repo = tmp_path / "repo"
+    exp = repo / ".dvc" / "tmp" / "exps" / "tmpabc"
+    exp.mkdir(parents=True)
+    (exp / "dvc.yaml").write_text("stages: {}\n")
+    assert runtime.project_root(exp) == repo
+
+
+def test_tracking_uri_is_absolute_sqlite(tmp_path, monkeypatch):
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.tracking_uri(tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///other.db")
+    assert tracking.tracking_uri(tmp_path) == f"sqlite:///{tmp_path.resolve()}/other.db"
+
+
+def test_configure_environment_keeps_user_choices(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
+    runtime.configure_environment()
+    assert os.environ["KERAS_BACKEND"] == "jax"
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    assert os.environ["GX_ANALYTICS_ENABLED"] == "false"
+
+
+def test_md5_of_file_and_folder(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("x")
+    before = tracking.md5_of(tmp_path / "d")
+    (tmp_path / "d" / "a.txt").write_text("y")
+    assert tracking.md5_of(tmp_path / "d") != before
+    assert len(tracking.md5_of(tmp_path / "d" / "a.txt")) == 32
+
+
+def test_stage_run_tags_provenance(mlflow_store, tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-test")
+    data = tmp_path / "x.npz"
+    data.write_bytes(b"abc")
+    with tracking.stage_run("unit", "stage", params={"train": {"k_folds": 5}}, inputs={"data": data}) as run:
+        pass
+    got = mlflow.get_run(run.info.run_id)
+    assert got.data.params["train.k_folds"] == "5"
+    assert got.data.tags["dvc_exp_name"] == "exp-test"
+    assert got.data.tags["input_md5.data"] == tracking.md5_of(data)
+    assert "git_commit" in got.data.tags
