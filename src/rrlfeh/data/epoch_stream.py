@@ -1,0 +1,207 @@
+"""Stream epoch photometry from files in chunks of whole stars, with bounded memory.
+
+Inputs are table files (CSV, ECSV, VOTable, FITS, Parquet; one row per transit and band, the
+rows of a star together, as the archive writes them), folders of such files, and the archive's
+zips of per-source DataLink files (``EPOCH_PHOTOMETRY-Gaia DR3 <source_id>.<ext>``). Big files
+are read in row chunks and regrouped so that no star is ever split between two yielded chunks.
+
+A per-source file that cannot be read belongs to one star: with an `issues` list the star is
+recorded there with its reason and reading goes on; without one, the first bad file raises a
+DataError naming it.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rrlfeh.data import schema
+from rrlfeh.data.formats import check_not_error_page, format_of, iter_table_chunks, read_table_file
+from rrlfeh.errors import DataError
+
+# The archive's per-source DataLink file: "EPOCH_PHOTOMETRY-Gaia DR3 4111834567779557376.xml".
+PER_SOURCE = re.compile(r"^(?P<product>[A-Z_]+)-.*?(?P<sid>\d+)\.\w+(\.gz)?$")
+ROWS_PER_CHUNK = 1_000_000  # rows read at once from a big file (~100 MB of epoch rows)
+
+
+@dataclass(frozen=True)
+class EpochIssue:
+    """A star whose epoch file could not be used, and why."""
+
+    source_id: int | None
+    file: str
+    reason: str
+
+
+def is_epoch_file(path: Path) -> bool:
+    """Whether a file name is one of the epoch-photometry files a folder may hold."""
+    name = path.name.lower()
+    if name.endswith(".zip"):
+        return True
+    return format_of(name) is not None and name.startswith("epoch_photometry")
+
+
+def expand_epoch_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files and folders -> the epoch files, in a stable order (folders are not recursed)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and is_epoch_file(f))
+            if not found:
+                raise DataError(f"{p}: no epoch_photometry* or .zip files in this folder")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise DataError(f"{p}: no such file or folder")
+    return out
+
+
+def iter_epoch_batches(
+    paths: Iterable[str | Path],
+    stars_per_batch: int,
+    issues: list[EpochIssue] | None = None,
+    rows_per_chunk: int = ROWS_PER_CHUNK,
+) -> Iterator[pd.DataFrame]:
+    """Conformed epoch_photometry chunks of at most `stars_per_batch` whole stars each.
+
+    Memory holds about one batch plus `rows_per_chunk` rows of the file being read (CSV,
+    Parquet and FITS are read in row chunks; ECSV, VOTable and zip members whole).
+    """
+    if stars_per_batch < 1:
+        raise ValueError("stars_per_batch must be >= 1")
+    seen: dict[int, str] = {}
+    pending: list[pd.DataFrame] = []
+    n_pending = 0
+    for path in expand_epoch_paths(paths):
+        if path.name.lower().endswith(".zip"):
+            frames = _zip_frames(path, issues)
+        else:
+            frames = _file_frames(path, rows_per_chunk)
+        for frame, where in frames:
+            n_pending += _register_stars(frame, where, seen)
+            pending.append(frame)
+            if n_pending >= stars_per_batch:
+                batches, rest = _cut_batches(pd.concat(pending, ignore_index=True), stars_per_batch)
+                yield from batches
+                pending, n_pending = ([rest], n_pending % stars_per_batch) if len(rest) else ([], 0)
+    if pending:
+        yield pd.concat(pending, ignore_index=True)
+
+
+def read_epoch_zip(path: Path, issues: list[EpochIssue] | None = None) -> pd.DataFrame:
+    """All the epoch rows in one DataLink zip (one batch of the archive), conformed."""
+    frames = [frame for frame, _ in _zip_frames(Path(path), issues)]
+    return pd.concat(frames, ignore_index=True) if frames else schema.empty("epoch_photometry")
+
+
+def _conform(df: pd.DataFrame, where: str) -> pd.DataFrame:
+    try:
+        return schema.conform(df, "epoch_photometry")
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from exc
+
+
+def _file_frames(path: Path, rows: int) -> Iterator[tuple[pd.DataFrame, str]]:
+    """Frames of whole stars from one big file read in row chunks (a star may span chunks)."""
+    carry: pd.DataFrame | None = None
+    for chunk in iter_table_chunks(path, rows):
+        df = _conform(chunk, str(path))
+        if carry is not None:
+            df = pd.concat([carry, df], ignore_index=True)
+        if not len(df):
+            continue
+        ids = df["source_id"].to_numpy()
+        differs = ids != ids[-1]
+        # the last star may go on in the next chunk: hold its trailing run back
+        cut = len(ids) - int(np.argmax(differs[::-1])) if differs.any() else 0
+        carry = df.iloc[cut:]
+        if cut:
+            yield df.iloc[:cut], str(path)
+    if carry is not None and len(carry):
+        yield carry, str(path)
+
+
+def _zip_frames(path: Path, issues: list[EpochIssue] | None) -> Iterator[tuple[pd.DataFrame, str]]:
+    """Frames from a zip of per-source files (or of whole tables), one member at a time."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if not head.startswith(b"PK"):  # not a zip at all: say what it is (an error page?)
+        check_not_error_page(head, str(path))
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"{path}: not a readable zip (truncated download?): {exc}") from exc
+    with zf:
+        for info in zf.infolist():
+            name = Path(info.filename).name
+            match = PER_SOURCE.match(name)
+            if info.is_dir() or format_of(name) is None:
+                continue
+            if match and match["product"] != "EPOCH_PHOTOMETRY":
+                continue  # other DataLink products (XP spectra, RVS...) of the same request
+            sid = int(match["sid"]) if match else None
+            where = f"{path}:{info.filename}"
+            try:
+                df = _read_member(zf, info, where, sid)
+            except DataError as exc:
+                if issues is None:
+                    raise
+                issues.append(EpochIssue(sid, where, str(exc)))
+                continue
+            if sid is not None and not len(df):
+                if issues is None:
+                    raise DataError(f"{where}: the file holds no rows")
+                issues.append(EpochIssue(sid, where, "the file holds no rows"))
+                continue
+            yield df, where
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, sid: int | None):
+    try:
+        data = zf.read(info)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise DataError(f"{where}: corrupt zip member (truncated download?): {exc}") from exc
+    df = _conform(read_table_file(Path(info.filename), data=data, where=where), where)
+    if sid is not None and len(df) and not (df["source_id"] == sid).all():
+        others = sorted(set(df["source_id"].tolist()) - {sid})[:3]
+        raise DataError(f"{where}: the file of source_id {sid} holds rows of {others}")
+    return df
+
+
+def _register_stars(frame: pd.DataFrame, where: str, seen: dict[int, str]) -> int:
+    """Count the stars of a frame; a star met before (or split within it) is an error."""
+    ids = frame["source_id"].to_numpy()
+    if not len(ids):
+        return 0
+    runs = ids[np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]]
+    uniq, counts = np.unique(runs, return_counts=True)
+    if (counts > 1).any():
+        sid = int(uniq[counts > 1][0])
+        raise DataError(
+            f"{where}: the rows of source_id {sid} are not together; sort the file by source_id"
+        )
+    for sid in runs.tolist():
+        if sid in seen:
+            raise DataError(
+                f"{where}: source_id {sid} was already read from {seen[sid]}; "
+                "each star's epochs must be in one place (a file given twice?)"
+            )
+        seen[sid] = where
+    return len(runs)
+
+
+def _cut_batches(df: pd.DataFrame, n: int) -> tuple[list[pd.DataFrame], pd.DataFrame]:
+    """Batches of exactly `n` whole stars from a frame whose stars are contiguous, and the rest."""
+    ids = df["source_id"].to_numpy()
+    starts = np.r_[np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]), len(ids)]
+    n_full = (len(starts) - 1) // n
+    cuts = starts[: n_full * n + 1 : n]
+    batches = [df.iloc[a:b].reset_index(drop=True) for a, b in zip(cuts[:-1], cuts[1:])]
+    return batches, df.iloc[cuts[-1]:].reset_index(drop=True)

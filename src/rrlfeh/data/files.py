@@ -1,0 +1,144 @@
+"""A user's own Gaia archive files: `extract.source: files`, and the readers `rrlfeh predict` uses.
+
+Formats: CSV, ECSV, VOTable, FITS, Parquet, and the archive's zips of per-source DataLink files.
+The vari_rrlyrae and labels tables are read whole (one row per star); the epoch photometry is
+streamed in chunks of whole stars (see epoch_stream). Every star of the catalogue is accounted
+for in the report: with epochs, or listed with the reason it has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rrlfeh.config.data import FilesConfig
+from rrlfeh.config.loader import ConfigError
+from rrlfeh.data import schema
+from rrlfeh.data.epoch_stream import EpochIssue, is_epoch_file, iter_epoch_batches
+from rrlfeh.data.formats import format_of, read_table_file
+from rrlfeh.data.labels import match_labels, read_labels_table
+from rrlfeh.data.reconcile import reconcile_ids
+from rrlfeh.errors import DataError
+
+__all__ = [
+    "ArchiveFiles", "discover", "iter_epoch_batches", "read_archive_files", "read_vari_table",
+]
+
+
+@dataclass(frozen=True)
+class ArchiveFiles:
+    """Which file plays which part: the catalogue, the epoch photometry, the labels (optional)."""
+
+    vari: Path
+    epochs: list[Path] = field(default_factory=list)
+    labels: Path | None = None
+
+
+def _role(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.startswith("vari_rrlyrae") and format_of(name):
+        return "vari"
+    if name.startswith("labels") and format_of(name):
+        return "labels"
+    return "epochs" if is_epoch_file(path) else None
+
+
+def discover(inputs: Iterable[str | Path]) -> ArchiveFiles:
+    """Sort files and folders into their parts by name.
+
+    In a folder: vari_rrlyrae.*, labels.*, epoch_photometry* and *.zip (the archive's per-source
+    files); other files are ignored. A file named on its own that is neither the catalogue nor
+    labels is taken as epoch photometry.
+    """
+    found: dict[str, list[Path]] = {"vari": [], "labels": [], "epochs": []}
+    for p in map(Path, inputs):
+        if p.is_dir():
+            for f in sorted(f for f in p.iterdir() if f.is_file()):
+                role = _role(f)
+                if role:
+                    found[role].append(f)
+        elif p.is_file():
+            found[_role(p) or "epochs"].append(p)
+        else:
+            raise DataError(f"{p}: no such file or folder")
+    shown = [str(p) for p in inputs]
+    if len(found["vari"]) != 1:
+        raise DataError(
+            f"{shown}: expected one vari_rrlyrae.* table, found {[str(p) for p in found['vari']]}"
+        )
+    if len(found["labels"]) > 1:
+        raise DataError(
+            f"{shown}: more than one labels.* table: {[str(p) for p in found['labels']]}"
+        )
+    if not found["epochs"]:
+        raise DataError(f"{shown}: no epoch photometry (epoch_photometry*.<fmt> or .zip) found")
+    labels = found["labels"][0] if found["labels"] else None
+    return ArchiveFiles(vari=found["vari"][0], epochs=found["epochs"], labels=labels)
+
+
+def read_vari_table(path: str | Path) -> pd.DataFrame:
+    """The vari_rrlyrae table of a file, conformed; repeated identical rows are dropped."""
+    path = Path(path)
+    try:
+        vari = schema.conform(read_table_file(path), "vari_rrlyrae")
+    except DataError as exc:
+        raise DataError(exc if str(path) in str(exc) else f"{path}: {exc}") from exc
+    vari = vari.drop_duplicates()
+    repeated = vari["source_id"][vari["source_id"].duplicated()]
+    if len(repeated):
+        raise DataError(
+            f"{path}: {repeated.nunique()} source_id(s) appear in rows that disagree, "
+            f"e.g. {repeated.unique()[:5].tolist()}"
+        )
+    return vari.reset_index(drop=True)
+
+
+def read_archive_files(cfg: FilesConfig) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The three raw tables from the files in `cfg`, and the extract report."""
+    if not cfg.vari_rrlyrae or not cfg.epoch_photometry:
+        raise ConfigError(
+            "extract.files: vari_rrlyrae and epoch_photometry are required when extract.source "
+            "is files"
+        )
+    vari = read_vari_table(cfg.vari_rrlyrae)
+    star_ids = vari["source_id"].to_numpy()
+    epochs, received, issues = _read_epochs(cfg.epoch_photometry, cfg.stars_per_batch, star_ids)
+    if issues and not len(epochs):
+        raise DataError(f"no epoch file could be read, e.g. {issues[0].file}: {issues[0].reason}")
+    reasons = {i.source_id: i.reason for i in issues if i.source_id is not None}
+    report = {
+        "source": "files",
+        "files": {"vari_rrlyrae": cfg.vari_rrlyrae, "epoch_photometry": list(cfg.epoch_photometry),
+                  "labels": cfg.labels or None},
+        **reconcile_ids(star_ids, received, epochs["source_id"].unique(), reasons,
+                        default_reason="no epoch rows in the files"),
+        "unreadable_files": [f"{i.file}: {i.reason}" for i in issues if i.source_id is None],
+    }
+    tables = {"vari_rrlyrae": vari, "epoch_photometry": epochs}
+    if cfg.labels:
+        labels, report["labels"] = match_labels(
+            read_labels_table(Path(cfg.labels), cfg.labels_columns), star_ids, cfg.labels
+        )
+        tables["labels"] = labels
+    else:
+        tables["labels"] = schema.empty("labels")
+        report["labels"] = None
+    return tables, report
+
+
+def _read_epochs(paths, stars_per_batch: int, star_ids) -> tuple[pd.DataFrame, np.ndarray, list]:
+    """Epoch rows of the catalogued stars (others are counted, not kept), ids seen, issues."""
+    issues: list[EpochIssue] = []
+    kept, seen = [], []
+    for batch in iter_epoch_batches(paths, stars_per_batch, issues):
+        ids = batch["source_id"]
+        seen.append(ids.unique())
+        kept.append(batch[ids.isin(star_ids)])
+    seen.extend(np.asarray([i.source_id], dtype="int64") for i in issues if i.source_id is not None)
+    epochs = pd.concat(kept, ignore_index=True) if kept else schema.empty("epoch_photometry")
+    received = np.concatenate(seen) if seen else np.empty(0, dtype="int64")
+    return epochs, received, issues
