@@ -1,0 +1,174 @@
+"""The paper's selection cuts as pure functions: per-star facts in, one reason per rejected star out.
+
+A star is every source_id seen in any raw table. `CUTS` is ordered: structural problems first
+(the star cannot be processed at all), then labels, then light-curve quality. A star failing several
+cuts is recorded under the first one in this order; `failing_each_cut` counts every cut's failures
+regardless of order (a star may count under several).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rrlfeh.config.data import CleanConfig
+from rrlfeh.data import schema
+
+CUTS: tuple[str, ...] = (
+    "not_in_vari_rrlyrae",     # epochs or a label of a star missing from vari_rrlyrae
+    "duplicate_source_id",     # several vari_rrlyrae rows: which one is right is unknowable
+    "unknown_classification",  # not RRab/RRc/RRd (or missing)
+    "type_not_selected",       # a known class outside clean.types (RRd by default)
+    "bad_period",              # the type's period (pf RRab, p1_o RRc) NaN or not positive
+    "missing_epoch_g",         # no time of maximum: the curve cannot be folded
+    "no_epochs",               # no epoch_photometry rows at all
+    "duplicate_transits",      # the same (transit_id, band) twice
+    "no_label",                # labels table present but no finite [Fe/H] for the star
+    "duplicate_label",         # several label rows
+    "feh_error",               # feh_error >= max_feh_error (or missing)
+    "peak_to_peak_g",          # peak_to_peak_g >= max_peak_to_peak_g (or missing)
+    "too_few_clean_epochs",    # clean G epochs < min_clean_epochs
+    "phi31_g_error",           # RRab only: phi31_g_error >= max_phi31_error_rrab (or missing)
+)
+LABEL_CUTS = ("no_label", "duplicate_label", "feh_error")
+
+
+def star_facts(vari: pd.DataFrame, epochs: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per source_id in any table (index source_id): everything the cuts look at."""
+    ids = pd.Index(
+        pd.unique(np.concatenate([t["source_id"].unique() for t in (vari, epochs, labels)])),
+        name="source_id", dtype="int64",
+    ).sort_values()
+    first = vari.drop_duplicates("source_id").set_index("source_id")
+    cls = first["best_classification"].astype(object).where(first["best_classification"].notna(), "")
+    facts = pd.DataFrame(index=ids)
+    facts["n_vari_rows"] = vari["source_id"].value_counts().reindex(ids, fill_value=0)
+    facts["in_vari"] = facts["n_vari_rows"] > 0
+    facts["best_classification"] = cls.reindex(ids, fill_value="").astype(str)
+    facts["period"] = schema.period_of(first).reindex(ids)
+    for col in ("epoch_g", "peak_to_peak_g", "phi31_g_error"):
+        facts[col] = first[col].reindex(ids)
+    facts = facts.join(_epoch_counts(epochs).reindex(ids, fill_value=0))
+    lab = labels.drop_duplicates("source_id").set_index("source_id")
+    facts["n_label_rows"] = labels["source_id"].value_counts().reindex(ids, fill_value=0)
+    facts["feh"] = lab["feh"].reindex(ids)
+    facts["feh_error"] = lab["feh_error"].reindex(ids)
+    return facts
+
+
+def _epoch_counts(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Rows per star; a clean G epoch is band G, not rejected_by_variability, finite magnitude."""
+    g = (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
+    flagged = epochs["rejected_by_variability"].to_numpy(dtype=bool)
+    finite = np.isfinite(epochs["mag"].to_numpy(dtype=float))
+    star, ids = pd.factorize(epochs["source_id"].to_numpy())
+    masks = {
+        "n_rows": np.ones(len(epochs), dtype=bool),
+        "n_g": g, "n_clean_g": g & ~flagged & finite,
+        "n_flagged_g": g & flagged, "n_nan_mag_g": g & ~finite,
+        "n_duplicate_rows": duplicate_transits(epochs),
+    }
+    # bincount over factorized ids: several times faster than a pandas groupby on 10^7 rows
+    return pd.DataFrame({k: np.bincount(star[m], minlength=len(ids)) for k, m in masks.items()},
+                        index=pd.Index(ids, name="source_id"), dtype="int64")
+
+
+def duplicate_transits(epochs: pd.DataFrame) -> np.ndarray:
+    """Rows whose (source_id, transit_id, band) occurs more than once; rows without transit_id
+    (-1, a user file that lacks the column) are never duplicates."""
+    band, _ = pd.factorize(epochs["band"])
+    keys = (band, epochs["transit_id"].to_numpy(), epochs["source_id"].to_numpy())
+    order = np.lexsort(keys)  # sort-and-compare-neighbours: cheaper than a hash on three columns
+    same = np.ones(len(order) - 1 if len(order) else 0, dtype=bool)
+    for key in keys:
+        k = key[order]
+        same &= k[1:] == k[:-1]
+    dup_sorted = np.zeros(len(order), dtype=bool)
+    dup_sorted[1:] |= same
+    dup_sorted[:-1] |= same
+    dup = np.empty_like(dup_sorted)
+    dup[order] = dup_sorted
+    return dup & (epochs["transit_id"].to_numpy() >= 0)
+
+
+def failures(facts: pd.DataFrame, cfg: CleanConfig, labelled: bool) -> pd.DataFrame:
+    """Boolean frame (stars x CUTS): does the star fail the cut? Label cuts are False when unlabelled."""
+    cls = facts["best_classification"]
+    known = cls.isin(schema.TYPES)
+    selected = cls.isin(cfg.types)
+    has_label = (facts["n_label_rows"] > 0) & np.isfinite(facts["feh"])
+    fails = {
+        "not_in_vari_rrlyrae": ~facts["in_vari"],
+        "duplicate_source_id": facts["n_vari_rows"] > 1,
+        "unknown_classification": facts["in_vari"] & ~known,
+        "type_not_selected": known & ~selected,
+        # comparisons with NaN are False, so missing values fail the "keep if" tests below
+        "bad_period": selected & ~(facts["period"] > 0),
+        "missing_epoch_g": facts["in_vari"] & ~np.isfinite(facts["epoch_g"]),
+        "no_epochs": facts["n_rows"] == 0,
+        "duplicate_transits": facts["n_duplicate_rows"] > 0,
+        "no_label": labelled & ~has_label,
+        "duplicate_label": labelled & (facts["n_label_rows"] > 1),
+        "feh_error": labelled & has_label & ~(facts["feh_error"] < cfg.max_feh_error),
+        "peak_to_peak_g": facts["in_vari"] & ~(facts["peak_to_peak_g"] < cfg.max_peak_to_peak_g),
+        "too_few_clean_epochs": facts["n_clean_g"] < cfg.min_clean_epochs,
+        "phi31_g_error": (cls == "RRab") & ~(facts["phi31_g_error"] < cfg.max_phi31_error_rrab),
+    }
+    return pd.DataFrame({k: np.asarray(fails[k], dtype=bool) for k in CUTS}, index=facts.index)
+
+
+def first_failure(fails: pd.DataFrame) -> pd.Series:
+    """The first failed cut in CUTS order per star; '' for stars that pass every cut."""
+    values = fails[list(CUTS)].to_numpy()
+    reason = np.asarray(CUTS, dtype=object)[values.argmax(axis=1)]
+    return pd.Series(np.where(values.any(axis=1), reason, ""), index=fails.index, dtype=object)
+
+
+def _fmt(values: pd.Series, spec: str = "{:.4g}") -> pd.Series:
+    return values.map(lambda v: "missing" if pd.isna(v) else spec.format(v)).astype(str)
+
+
+def details(facts: pd.DataFrame, reason: pd.Series, cfg: CleanConfig) -> pd.Series:
+    """A short human-readable detail for each rejected star (rows with reason == '' get '')."""
+    out = pd.Series("", index=facts.index, dtype=object)
+    for cut in CUTS:
+        rows = reason.index[reason.to_numpy() == cut]
+        if len(rows):
+            out.loc[rows] = _detail(cut, facts.loc[rows], cfg).to_numpy()
+    return out
+
+
+def _detail(cut: str, f: pd.DataFrame, cfg: CleanConfig) -> pd.Series:
+    cls = f["best_classification"]
+    if cut == "not_in_vari_rrlyrae":
+        has_e, has_l = f["n_rows"] > 0, f["n_label_rows"] > 0
+        return pd.Series(np.where(has_e & has_l, "has epochs and a label",
+                                  np.where(has_e, "has epochs", "has a label")), index=f.index)
+    if cut == "duplicate_source_id":
+        return f["n_vari_rows"].astype(str) + " rows in vari_rrlyrae"
+    if cut in ("unknown_classification", "type_not_selected"):
+        return "best_classification=" + cls.where(cls != "", "missing") + f"; kept: {list(cfg.types)}"
+    if cut == "bad_period":
+        col = cls.map(schema.PERIOD_COLUMN).astype(str)
+        return col + "=" + _fmt(f["period"])
+    if cut == "missing_epoch_g":
+        return pd.Series("epoch_g missing", index=f.index)
+    if cut == "no_epochs":
+        return pd.Series("no rows in epoch_photometry", index=f.index)
+    if cut == "duplicate_transits":
+        return f["n_duplicate_rows"].astype(str) + " rows share a (transit_id, band)"
+    if cut == "no_label":
+        return pd.Series(np.where(f["n_label_rows"] > 0, "feh missing", "not in labels"),
+                         index=f.index)
+    if cut == "duplicate_label":
+        return f["n_label_rows"].astype(str) + " rows in labels"
+    if cut == "feh_error":
+        return "feh_error=" + _fmt(f["feh_error"]) + f" (keep < {cfg.max_feh_error})"
+    if cut == "peak_to_peak_g":
+        return "peak_to_peak_g=" + _fmt(f["peak_to_peak_g"]) + f" (keep < {cfg.max_peak_to_peak_g})"
+    if cut == "too_few_clean_epochs":
+        return (f["n_clean_g"].astype(str) + " clean G epochs of " + f["n_g"].astype(str)
+                + f" G rows (keep >= {cfg.min_clean_epochs})")
+    if cut == "phi31_g_error":
+        return "phi31_g_error=" + _fmt(f["phi31_g_error"]) + f" (keep < {cfg.max_phi31_error_rrab})"
+    raise KeyError(cut)
