@@ -1,0 +1,141 @@
+"""Preprocess a whole catalogue: stream chunks of whole stars through worker processes.
+
+Memory stays bounded by (chunk size x chunks in flight) plus the output tensor; results are
+scattered back to the caller's star order, so the output does not depend on chunking or n_jobs.
+With n_jobs > 1 the workers are spawned processes: a script that calls this must do so under
+`if __name__ == "__main__":` (the `rrlfeh` command does).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import chain, islice
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from rrlfeh.errors import DataError
+from rrlfeh.features.epochs import StarChunk, StarLookup, chunk_from_rows
+from rrlfeh.features.tensors import PreprocessResult
+from rrlfeh.features.worker import init_worker, run_chunk
+
+# Counts reported per run (rows are epoch-table rows; transits are G-band rows of known stars).
+COUNT_KEYS = (
+    "rows_other_band", "transits_flagged", "rows_unknown_star", "transits_nan", "transits_used",
+)
+
+
+def resolve_jobs(n_jobs: int) -> int:
+    """0 -> every core this process may use."""
+    if n_jobs > 0:
+        return n_jobs
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def preprocess_batches(
+    batches: Iterable[pd.DataFrame],
+    source_id: np.ndarray,
+    periods: np.ndarray,
+    epochs: np.ndarray,
+    options: dict,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> tuple[PreprocessResult, dict[str, int]]:
+    """Tensors for the stars (source_id, periods, epochs) from epoch-photometry batches.
+
+    Each batch must hold whole stars (rows of any other stars are counted and skipped).
+    `options` are the curve options of preprocess_arrays (PreprocessConfig.curve_options).
+    Returns one result row per star, in the order given (stars without any row: few_epochs,
+    unless their period or epoch is already bad), and the counts of COUNT_KEYS.
+    """
+    source_id = np.asarray(source_id, dtype=np.int64)
+    periods = np.asarray(periods, dtype=np.float64)
+    epochs = np.asarray(epochs, dtype=np.float64)
+    lookup = StarLookup(source_id)
+    n, n_points = len(source_id), int(options["n_points"])
+    out = PreprocessResult(
+        X=np.zeros((n, n_points, 2), dtype=np.float32),
+        ok=np.zeros(n, dtype=bool),
+        reason=np.full(n, "", dtype=object),
+        n_epochs=np.zeros(n, dtype=np.int64),
+        amplitude=np.full(n, np.nan),
+    )
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    seen = np.zeros(n, dtype=bool)
+
+    def chunks():
+        for df in batches:
+            chunk, c = chunk_from_rows(df, lookup, periods, epochs)
+            for key, value in c.items():
+                counts[key] += value
+            again = chunk.rows[seen[chunk.rows]]
+            if len(again):
+                raise DataError(
+                    "epoch batches must hold whole stars: source_id "
+                    f"{source_id[again[:5]].tolist()} appear(s) in more than one batch"
+                )
+            seen[chunk.rows] = True
+            counts["transits_used"] += len(chunk.time)
+            if len(chunk):
+                yield chunk
+
+    jobs = resolve_jobs(n_jobs)
+    with tqdm(total=n, unit="star", disable=not progress, desc="preprocess") as bar:
+        for chunk, res in _map_chunks(chunks(), options, jobs):
+            _scatter(out, chunk.rows, res)
+            bar.update(len(chunk))
+        # stars with no usable row at all still get the reason preprocess_arrays would give
+        unseen = np.flatnonzero(~seen)
+        empty = np.zeros(0)
+        offsets = np.zeros(len(unseen) + 1, dtype=np.int64)
+        _scatter(out, unseen, run_chunk((empty, empty, offsets, periods[unseen], epochs[unseen]),
+                                        options))
+        bar.update(len(unseen))
+    # rows sent to the workers = finite epochs used + epochs with a NaN time or magnitude
+    finite = out.n_epochs.sum()
+    counts["transits_nan"] = int(counts.pop("transits_used") - finite)
+    counts["transits_used"] = int(finite)
+    return out, counts
+
+
+def _scatter(out: PreprocessResult, rows: np.ndarray, res: PreprocessResult) -> None:
+    out.X[rows] = res.X
+    out.ok[rows] = res.ok
+    out.reason[rows] = res.reason
+    out.n_epochs[rows] = res.n_epochs
+    out.amplitude[rows] = res.amplitude
+
+
+def _arrays(chunk: StarChunk) -> tuple[np.ndarray, ...]:
+    return chunk.time, chunk.mag, chunk.offsets, chunk.periods, chunk.epochs
+
+
+def _map_chunks(chunks: Iterable[StarChunk], options: dict, jobs: int):
+    """Yield (chunk, result) in input order; at most 2 x jobs chunks in flight."""
+    chunks = iter(chunks)
+    head = list(islice(chunks, 2))
+    if jobs == 1 or len(head) < 2:  # one chunk: starting processes would cost more than it saves
+        for chunk in chain(head, chunks):
+            yield chunk, run_chunk(_arrays(chunk), options)
+        return
+    chunks = chain(head, chunks)
+    # spawn, not fork: the caller may hold TensorFlow/MLflow threads that fork would copy mid-state
+    ctx = multiprocessing.get_context("spawn")
+    pending: deque[tuple[StarChunk, Future]] = deque()
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=init_worker) as pool:
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(run_chunk, _arrays(chunk), options)))
+            if len(pending) >= 2 * jobs:
+                done, fut = pending.popleft()
+                yield done, fut.result()
+        while pending:
+            done, fut = pending.popleft()
+            yield done, fut.result()

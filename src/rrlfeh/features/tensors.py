@@ -1,0 +1,170 @@
+"""Raw G light curves -> the GRU's input tensor; the one implementation for training and serving.
+
+Per star: drop NaN epochs, fold on (period, epoch_g), fit the periodic smoothing spline with a
+fixed strength, resample at N phases j/N (j = 0..N-1, maximum light at j = 0), standardize.
+X[..., 0] = phase * period (days since maximum: how the period reaches the network),
+X[..., 1] = standardized magnitude. A star that cannot be processed keeps its row with zeros in X
+and a reason, so callers can always line results up with their input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rrlfeh.config.preprocess import PreprocessConfig
+from rrlfeh.features.folding import (
+    fold,
+    largest_phase_gap,
+    segment_reduce,
+    star_index,
+    to_ragged,
+)
+from rrlfeh.features.spline import basis_matrix, fit_periodic
+
+# Rejection reasons, in the order they are tested (a star gets the first that applies).
+REASONS = (
+    "bad_period",  # period missing, non-finite or <= 0
+    "bad_epoch",  # epoch_g (time of maximum) missing: phase 0 would not be maximum light
+    "few_epochs",  # fewer finite epochs than min_epochs
+    "constant_magnitudes",  # no variation to standardize
+    "poor_phase_coverage",  # largest phase gap above max_phase_gap (e.g. all points at one phase)
+    "spline_failed",  # the fit gave a non-finite or flat curve
+)
+# Peak-to-peak below this (mag) counts as constant: far below any photometric error.
+_CONSTANT_MAG = 1e-6
+# Keyword defaults are PreprocessConfig's (one source); callers pass cfg.curve_options(type).
+_DEFAULTS = PreprocessConfig()
+
+
+@dataclass
+class PreprocessResult:
+    """One row per input star. X is zero and reason non-empty where ok is False."""
+
+    X: np.ndarray  # (n, N, 2) float32
+    ok: np.ndarray  # (n,) bool
+    reason: np.ndarray  # (n,) object, '' when ok
+    n_epochs: np.ndarray  # (n,) int, finite epochs used
+    amplitude: np.ndarray  # (n,) float, peak-to-peak of the smoothed curve (mag), NaN if rejected
+
+    def __len__(self) -> int:
+        return len(self.ok)
+
+    def take(self, rows: np.ndarray) -> "PreprocessResult":
+        return PreprocessResult(
+            self.X[rows], self.ok[rows], self.reason[rows], self.n_epochs[rows],
+            self.amplitude[rows],
+        )
+
+
+def phase_grid(n_points: int) -> np.ndarray:
+    """The N resampling phases j/N, j = 0..N-1 (phase 0 = maximum light; 1 is 0 again)."""
+    return np.arange(n_points, dtype=np.float64) / n_points
+
+
+def preprocess_arrays(
+    times: Sequence[np.ndarray],
+    mags: Sequence[np.ndarray],
+    periods,
+    epochs,
+    n_points: int,
+    smoothing: float,
+    min_epochs: int = _DEFAULTS.min_epochs,
+    n_knots: int = _DEFAULTS.n_knots,
+    max_phase_gap: float = _DEFAULTS.max_phase_gap,
+) -> PreprocessResult:
+    """Tensors for a list of light curves (one 1-D time and mag array per star).
+
+    times in days (BJD(TCB) - 2455197.5, the archive's units; epochs in the same units), mags in
+    mag; NaN epochs are dropped. `smoothing` is lam of the spline objective (spline.py).
+    """
+    if len(times) != len(mags):
+        raise ValueError(f"times and mags differ in length: {len(times)} != {len(mags)}")
+    time, offsets = to_ragged(times)
+    mag, mag_offsets = to_ragged(mags)
+    if not np.array_equal(offsets, mag_offsets):
+        bad = int(np.flatnonzero(np.diff(offsets) != np.diff(mag_offsets))[0])
+        raise ValueError(f"star {bad}: times and mags have different lengths")
+    return preprocess_ragged(
+        time, mag, offsets, periods, epochs, n_points, smoothing, min_epochs, n_knots,
+        max_phase_gap,
+    )
+
+
+def preprocess_ragged(
+    time: np.ndarray,
+    mag: np.ndarray,
+    offsets: np.ndarray,
+    periods,
+    epochs,
+    n_points: int,
+    smoothing: float,
+    min_epochs: int = _DEFAULTS.min_epochs,
+    n_knots: int = _DEFAULTS.n_knots,
+    max_phase_gap: float = _DEFAULTS.max_phase_gap,
+) -> PreprocessResult:
+    """`preprocess_arrays` on the flat layout of folding.py (what the batch workers call)."""
+    n = len(offsets) - 1
+    periods = np.asarray(periods, dtype=np.float64).reshape(-1)
+    epochs = np.asarray(epochs, dtype=np.float64).reshape(-1)
+    if len(periods) != n or len(epochs) != n:
+        raise ValueError(f"{n} light curves but {len(periods)} periods and {len(epochs)} epochs")
+    star = star_index(offsets)
+    finite = np.isfinite(time) & np.isfinite(mag)
+    n_epochs = np.bincount(star[finite], minlength=n)
+
+    reason = np.full(n, "", dtype=object)
+
+    def reject(mask: np.ndarray, why: str) -> None:
+        reason[mask & (reason == "")] = why
+
+    reject(~(np.isfinite(periods) & (periods > 0)), "bad_period")
+    reject(~np.isfinite(epochs), "bad_epoch")
+    reject(n_epochs < max(min_epochs, 1), "few_epochs")
+
+    # Only epochs of stars still in play go further (indices stay sorted by star).
+    keep = finite & (reason == "")[star]
+    star_k, time_k, mag_k = star[keep], time[keep], mag[keep]
+    counts = np.bincount(star_k, minlength=n)
+    ptp = segment_reduce(np.maximum, mag_k, counts, -np.inf) - segment_reduce(
+        np.minimum, mag_k, counts, np.inf
+    )
+    reject(~(ptp > _CONSTANT_MAG), "constant_magnitudes")
+
+    phase_k = fold(time_k, epochs[star_k], periods[star_k])
+    reject(largest_phase_gap(phase_k, star_k, n) > max_phase_gap, "poor_phase_coverage")
+
+    X = np.zeros((n, n_points, 2), dtype=np.float32)
+    amplitude = np.full(n, np.nan)
+    fit_rows = np.flatnonzero(reason == "")
+    if len(fit_rows):
+        curves = _smooth(phase_k, mag_k, star_k, fit_rows, n, n_points, smoothing, n_knots)
+        mean = curves.mean(axis=1)
+        std = curves.std(axis=1)
+        good = np.isfinite(curves).all(axis=1) & (std > _CONSTANT_MAG * 1e-3)
+        failed = np.zeros(n, dtype=bool)
+        failed[fit_rows[~good]] = True
+        reject(failed, "spline_failed")
+        rows = fit_rows[good]
+        curves, mean, std = curves[good], mean[good], std[good]
+        amplitude[rows] = curves.max(axis=1) - curves.min(axis=1)
+        X[rows, :, 0] = (phase_grid(n_points)[None, :] * periods[rows, None]).astype(np.float32)
+        X[rows, :, 1] = ((curves - mean[:, None]) / std[:, None]).astype(np.float32)
+    return PreprocessResult(X, reason == "", reason, n_epochs.astype(np.int64), amplitude)
+
+
+def _smooth(phase, mag, star, rows, n, n_points, smoothing, n_knots) -> np.ndarray:
+    """Resampled smoothed curves (len(rows), N) of the stars `rows`."""
+    # renumber the fitted stars 0..len(rows)-1 so the solve sizes to them only
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[rows] = np.arange(len(rows))
+    sel = new_id[star] >= 0
+    s = new_id[star[sel]]
+    m = mag[sel]
+    # centre each curve first: the penalty ignores constants, and it keeps B'm well scaled
+    counts = np.bincount(s, minlength=len(rows))
+    centre = np.bincount(s, weights=m, minlength=len(rows)) / counts
+    coef = fit_periodic(phase[sel], m - centre[s], s, len(rows), n_knots, smoothing)
+    return coef @ basis_matrix(phase_grid(n_points), n_knots).T + centre[:, None]
