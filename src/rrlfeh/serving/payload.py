@@ -1,0 +1,188 @@
+"""What the served model `rrl-feh` takes and returns: one row per star in, one row per star out.
+
+Request-level problems (not a table, a missing column) raise PayloadError, which the pyfunc turns
+into a 400. Everything wrong with a single star (unknown type, bad period, mismatched or empty
+arrays) becomes that star's `reason`, so one bad star never fails a 10,000-star request.
+Reason codes, in the order they are checked (the first failure is the one reported):
+  invalid_input  time/mag not arrays, of different lengths, or without one finite (time, mag) pair
+  unknown_type   not RRab/RRc, or no model of that type in the registered version
+then the preprocessing's own codes (rrlfeh.features.tensors.REASONS: bad_period, bad_epoch,
+few_epochs, constant_magnitudes, poor_phase_coverage, spline_failed), so a star is judged exactly
+as training judged it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rrlfeh.data import schema
+from rrlfeh.errors import DataError
+
+INPUT_COLUMNS = ("source_id", "type", "period", "epoch_g", "time", "mag")
+OUTPUT_COLUMNS = (
+    "source_id", "feh", "feh_std", "n_epochs", "status", "reason", "out_of_range",
+    "out_of_range_reason",
+)
+# best_classification spelling -> the model key (models/{key}/)
+TYPE_KEYS = {"rrab": "rrab", "rrc": "rrc"}
+RANGE_KEYS = ("period", "amplitude", "n_epochs")
+
+
+class PayloadError(DataError):
+    """The request as a whole cannot be read (not a table, missing columns, ids not integers)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated request: arrays aligned with the input rows; times/mags hold finite pairs only."""
+
+    source_id: np.ndarray  # int64
+    type_key: np.ndarray  # object: 'rrab', 'rrc' or '' (unknown)
+    period: np.ndarray  # float64
+    epoch_g: np.ndarray  # float64
+    times: list[np.ndarray]
+    mags: list[np.ndarray]
+    n_epochs: np.ndarray  # int64, finite (time, mag) pairs
+    reason: np.ndarray  # object, '' where the star is fine so far
+
+    def __len__(self) -> int:
+        return len(self.source_id)
+
+
+def _as_curve(value) -> np.ndarray | None:
+    """A 1-D float array from a list/array cell, or None when the cell is not a sequence of numbers."""
+    if value is None or isinstance(value, (str, bytes, dict)) or np.isscalar(value):
+        return None
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return arr if arr.ndim == 1 else None
+
+
+def _numbers(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def parse_request(df: pd.DataFrame) -> Request:
+    """Check the columns, then give every star either a clean light curve or a reason."""
+    if not isinstance(df, pd.DataFrame):
+        raise PayloadError(f"expected a table of stars, got {type(df).__name__}")
+    missing = [c for c in INPUT_COLUMNS if c not in df.columns]
+    if missing:
+        raise PayloadError(f"missing column(s) {missing}; a request needs {list(INPUT_COLUMNS)}")
+    ids = pd.to_numeric(df["source_id"], errors="coerce")
+    if ids.isna().any() or (ids != np.floor(ids)).any():
+        bad = df.loc[ids.isna() | (ids != np.floor(ids)), "source_id"].head(5).tolist()
+        raise PayloadError(f"source_id must be integers, got e.g. {bad}")
+
+    n = len(df)
+    reason = np.full(n, "", dtype=object)
+    times: list[np.ndarray] = []
+    mags: list[np.ndarray] = []
+    n_epochs = np.zeros(n, dtype=np.int64)
+    empty = np.empty(0, dtype=np.float64)
+    for i, (t_cell, m_cell) in enumerate(zip(df["time"].to_numpy(object), df["mag"].to_numpy(object))):
+        t, m = _as_curve(t_cell), _as_curve(m_cell)
+        if t is None or m is None or t.shape != m.shape:
+            reason[i] = "invalid_input"
+            times.append(empty)
+            mags.append(empty)
+            continue
+        keep = np.isfinite(t) & np.isfinite(m)  # NaN magnitudes are dropped, as in training
+        times.append(t[keep])
+        mags.append(m[keep])
+        n_epochs[i] = int(keep.sum())
+    reason[(reason == "") & (n_epochs == 0)] = "invalid_input"
+
+    type_key = np.array(
+        [TYPE_KEYS.get(str(t).strip().lower(), "") if isinstance(t, str) else "" for t in df["type"]],
+        dtype=object,
+    )
+    reason[(reason == "") & (type_key == "")] = "unknown_type"
+    return Request(
+        source_id=ids.to_numpy(dtype=np.int64), type_key=type_key, period=_numbers(df, "period"),
+        epoch_g=_numbers(df, "epoch_g"), times=times, mags=mags, n_epochs=n_epochs, reason=reason,
+    )
+
+
+def out_of_range_reasons(values: dict[str, np.ndarray], training_range: dict) -> np.ndarray:
+    """Per star, the comma-joined names of the quantities outside the training range ('' if none)."""
+    n = len(next(iter(values.values())))
+    flags = []
+    for key in RANGE_KEYS:
+        if key not in training_range or key not in values:
+            continue
+        lo, hi = training_range[key]
+        v = np.asarray(values[key], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            flags.append(np.where((v < lo) | (v > hi), key, ""))
+    out = np.full(n, "", dtype=object)
+    for f in flags:
+        out = np.where(f == "", out, np.where(out == "", f, out + "," + f))
+    return out.astype(object)
+
+
+def build_output(req: Request, feh: np.ndarray, feh_std: np.ndarray, n_epochs: np.ndarray,
+                 reason: np.ndarray, oor_reason: np.ndarray) -> pd.DataFrame:
+    """The response table, one row per request row, in request order."""
+    reason = np.asarray(reason, dtype=object)
+    return pd.DataFrame({
+        "source_id": req.source_id.astype(np.int64),
+        "feh": np.asarray(feh, dtype=np.float64),
+        "feh_std": np.asarray(feh_std, dtype=np.float64),
+        "n_epochs": np.asarray(n_epochs, dtype=np.int64),
+        "status": np.where(reason == "", "ok", "rejected").astype(object),
+        "reason": reason,
+        "out_of_range": np.asarray(oor_reason, dtype=object) != "",
+        "out_of_range_reason": np.asarray(oor_reason, dtype=object),
+    })
+
+
+def model_input_from_tables(vari: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
+    """Request rows for the stars of `vari` from Gaia-layout tables (conformed).
+
+    What goes in is what training used: G-band transits not rejected_by_variability, with a finite
+    magnitude, sorted in time; the period is pf for RRab and p1_o for RRc. A star without such
+    epochs gets empty arrays (the model answers it with reason invalid_input, never drops it).
+    """
+    vari = schema.conform(vari, "vari_rrlyrae")
+    ep = schema.conform(epochs, "epoch_photometry")
+    keep = (ep["band"] == "G").fillna(False).to_numpy() & ~ep["rejected_by_variability"].to_numpy()
+    keep &= np.isfinite(ep["mag"].to_numpy()) & np.isfinite(ep["time"].to_numpy())
+    ep = ep.loc[keep, ["source_id", "time", "mag"]].sort_values(["source_id", "time"], kind="stable")
+    ids = ep["source_id"].to_numpy()
+    uniq, start = np.unique(ids, return_index=True)
+    t_split = np.split(ep["time"].to_numpy(np.float64), start[1:]) if len(uniq) else []
+    m_split = np.split(ep["mag"].to_numpy(np.float64), start[1:]) if len(uniq) else []
+    pos = pd.Series(np.arange(len(uniq)), index=uniq)
+    at = pos.reindex(vari["source_id"].to_numpy()).to_numpy()
+    empty: list[float] = []
+    return pd.DataFrame({
+        "source_id": vari["source_id"].to_numpy(np.int64),
+        "type": vari["best_classification"].fillna("").astype(str).to_numpy(object),
+        "period": schema.period_of(vari).to_numpy(np.float64),
+        "epoch_g": vari["epoch_g"].to_numpy(np.float64),
+        "time": [t_split[int(j)] if j == j else np.array(empty) for j in at],
+        "mag": [m_split[int(j)] if j == j else np.array(empty) for j in at],
+    })
+
+
+def signature():
+    """MLflow signature: list-valued columns are Array(double) (float64, so JSON numbers pass)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, ColSpec, Schema
+
+    inputs = Schema([
+        ColSpec("long", "source_id"), ColSpec("string", "type"), ColSpec("double", "period"),
+        ColSpec("double", "epoch_g"), ColSpec(Array("double"), "time"), ColSpec(Array("double"), "mag"),
+    ])
+    outputs = Schema([
+        ColSpec("long", "source_id"), ColSpec("double", "feh"), ColSpec("double", "feh_std"),
+        ColSpec("long", "n_epochs"), ColSpec("string", "status"), ColSpec("string", "reason"),
+        ColSpec("boolean", "out_of_range"), ColSpec("string", "out_of_range_reason"),
+    ])
+    return ModelSignature(inputs=inputs, outputs=outputs)

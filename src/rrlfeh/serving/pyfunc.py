@@ -1,0 +1,138 @@
+"""The end-to-end model `rrl-feh`: raw G light curves in, [Fe/H] per star out.
+
+A models-from-code pyfunc (model_code.py instantiates FehModel): its artifacts are, per type, the
+training manifest and the fold models; the preprocessing is `rrlfeh.features.tensors`, the very
+function training used, shipped with the model through code_paths. The fold models of a type are
+averaged (feh) and their spread reported (feh_std).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from rrlfeh.config.serving import PredictConfig
+from rrlfeh.serving import payload
+
+# The PredictConfig fields the model itself uses: logged as its model_config.
+MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup")
+
+
+@dataclass
+class TypeModel:
+    """One star type: its training manifest and the fold models of the ensemble."""
+
+    key: str
+    manifest: dict
+    models: list
+
+    @property
+    def n_points(self) -> int:
+        return int(self.manifest["n_points"])
+
+    def warm_up(self) -> None:
+        """Trace every network now, at two batch sizes, so Keras settles on a batch-agnostic graph
+        and no request pays for tracing (about a second per network on a CPU)."""
+        for n in (1, 2):
+            self.predict(np.zeros((n, self.n_points, 2), np.float32), n)
+
+    def predict(self, X: np.ndarray, batch_size: int) -> np.ndarray:
+        """(n, N, 2) float32 -> (n, n_models) float64, in batches (bounded memory, one graph)."""
+        out = np.empty((len(X), len(self.models)), dtype=np.float64)
+        for j, model in enumerate(self.models):
+            for lo in range(0, len(X), batch_size):
+                batch = X[lo : lo + batch_size]
+                out[lo : lo + len(batch), j] = np.asarray(model.predict_on_batch(batch)).reshape(-1)
+        return out
+
+
+def load_type_model(folder: Path, ensemble_size: int) -> TypeModel:
+    """The manifest and the first `ensemble_size` fold models (0 = all) of models/{type}/."""
+    import keras
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    folds = manifest["folds"][: ensemble_size or None]
+    models = [keras.saving.load_model(folder / f["file"], compile=False) for f in folds]
+    return TypeModel(key=str(manifest["type"]).lower(), manifest=manifest, models=models)
+
+
+def preprocess_kwargs(preprocess_cfg: dict, n_points: int, min_epochs: int) -> dict[str, Any]:
+    """Keyword arguments of preprocess_arrays from the manifest's preprocess config.
+
+    Every config key preprocess_arrays accepts is passed as training used it, so serving cannot
+    drift from training; min_epochs is the inference threshold (below the training cut), never
+    below the preprocessing's own floor for a meaningful fit.
+    """
+    from rrlfeh.features.tensors import preprocess_arrays
+
+    accepted = inspect.signature(preprocess_arrays).parameters
+    kwargs = {k: v for k, v in preprocess_cfg.items() if k in accepted}
+    floor = int(preprocess_cfg.get("min_epochs", 1))
+    kwargs.update(n_points=n_points, min_epochs=max(int(min_epochs), floor))
+    return kwargs
+
+
+class FehModel(mlflow.pyfunc.PythonModel):
+    """[Fe/H] of RR Lyrae stars from their Gaia G light curves (see payload.py for the columns)."""
+
+    def load_context(self, context) -> None:
+        from rrlfeh.runtime import configure_environment
+
+        configure_environment()  # quiet TF, Keras on TensorFlow unless the user chose otherwise
+        defaults = PredictConfig()
+        cfg = {k: getattr(defaults, k) for k in MODEL_CONFIG_KEYS} | dict(context.model_config or {})
+        self.min_epochs = int(cfg["min_epochs"])
+        self.batch_size = int(cfg["batch_size"])
+        self.types: dict[str, TypeModel] = {}
+        self.curve_options: dict[str, dict] = {}  # preprocess_arrays keywords per type
+        for path in context.artifacts.values():  # one folder per type: manifest + fold models
+            tm = load_type_model(Path(path), int(cfg["ensemble_size"]))
+            if cfg["warmup"]:
+                tm.warm_up()
+            self.types[tm.key] = tm
+            self.curve_options[tm.key] = preprocess_kwargs(
+                tm.manifest.get("preprocess", {}), tm.n_points, self.min_epochs)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        from rrlfeh.features.tensors import preprocess_arrays
+
+        try:
+            req = payload.parse_request(model_input)
+        except payload.PayloadError as exc:
+            # A 400 with this one line in the scoring server, not a stack trace.
+            raise mlflow.exceptions.MlflowException.invalid_parameter_value(str(exc)) from None
+        n = len(req)
+        feh = np.full(n, np.nan)
+        feh_std = np.full(n, np.nan)
+        n_epochs = req.n_epochs.copy()
+        reason = req.reason.copy()
+        oor = np.full(n, "", dtype=object)
+        reason[(reason == "") & ~np.isin(req.type_key, list(self.types))] = "unknown_type"
+        for key, tm in self.types.items():
+            idx = np.flatnonzero((req.type_key == key) & (reason == ""))
+            if idx.size == 0:
+                continue
+            res = preprocess_arrays([req.times[i] for i in idx], [req.mags[i] for i in idx],
+                                    req.period[idx], req.epoch_g[idx], **self.curve_options[key])
+            ok = np.asarray(res.ok, dtype=bool)
+            reason[idx] = np.where(ok, "", np.asarray(res.reason, dtype=object))
+            n_epochs[idx] = np.asarray(res.n_epochs, dtype=np.int64)
+            if not ok.any():
+                continue
+            preds = tm.predict(np.asarray(res.X, dtype=np.float32)[ok], self.batch_size)
+            good = idx[ok]
+            feh[good] = preds.mean(axis=1)
+            feh_std[good] = preds.std(axis=1)
+            oor[good] = payload.out_of_range_reasons(
+                {"period": req.period[good], "amplitude": np.asarray(res.amplitude)[ok],
+                 "n_epochs": np.asarray(res.n_epochs)[ok]},
+                tm.manifest.get("training_range", {}),
+            )
+        return payload.build_output(req, feh, feh_std, n_epochs, reason, oor)
