@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test test-all bench ui clean-env
+.PHONY: setup run test test-all bench ui clean-env
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -23,6 +23,9 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+## setup: only create the environment (run and test do it on first use)
+setup: $(STAMP)
 
 ## run: create the environment and run the whole pipeline (dvc repro) on the embedded default data
 run: $(STAMP)
