@@ -12,6 +12,7 @@ from pathlib import Path
 QUIET_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "DVC_NO_ANALYTICS": "1",
     "DO_NOT_TRACK": "1",
     "KERAS_BACKEND": "tensorflow",

@@ -164,7 +164,7 @@ def _check_tail(first: bytes, tail: bytes, where: str) -> None:
 def _read_parquet(path, rows, data, where) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(_source(path, data))
+    pf = pq.ParquetFile(_source(path, data), pre_buffer=False)  # pre-buffering keeps every row group read: unbounded memory
     for batch in pf.iter_batches(batch_size=rows or 1_000_000):
         yield batch.to_pandas()
 

@@ -1,0 +1,204 @@
+"""From the Gaia tables to the model's input rows, and from its output rows to the catalogue.
+
+Pure functions shared by the local and Spark engines of `rrlfeh predict`. Every star that enters
+leaves either in the catalogue or in the rejects table with one reason:
+  no_epochs            in vari_rrlyrae, no epoch photometry rows at all
+  no_clean_g_epochs    rows, but no G transit with rejected_by_variability false and a finite mag
+  not_in_vari_rrlyrae  epoch photometry of a star the vari_rrlyrae table does not have
+  unreadable_epoch_file  the star's per-source epoch file (archive zip member) was unusable
+  <model reason>       the model's own per-star verdict (unknown_type, bad_period, invalid_input,
+                       few_epochs, ...: serving/payload.py)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rrlfeh.data import schema
+from rrlfeh.errors import DataError
+
+STAGE = "predict"
+MODEL_INPUT = ["source_id", "type", "period", "epoch_g", "time", "mag"]
+MODEL_OUTPUT = ["source_id", "feh", "feh_std", "n_epochs", "status", "reason", "out_of_range",
+                "out_of_range_reason"]
+
+
+def star_table(vari: pd.DataFrame) -> pd.DataFrame:
+    """Conformed vari_rrlyrae -> source_id, ra, dec, type, period, epoch_g per star, by source_id.
+
+    Type, period and epoch_g are passed on as they are: the model judges them per star
+    (unknown_type, bad_period, invalid_input), exactly as it does for a served request.
+    """
+    dup = vari["source_id"].duplicated()
+    if dup.any():
+        raise DataError(f"vari_rrlyrae: {int(dup.sum())} duplicated source_id(s), e.g. "
+                        f"{vari.loc[dup, 'source_id'].head(5).tolist()}")
+    stars = pd.DataFrame({
+        "source_id": vari["source_id"].to_numpy(dtype="int64"),
+        "ra": vari["ra"].to_numpy(dtype="float64"), "dec": vari["dec"].to_numpy(dtype="float64"),
+        "type": vari["best_classification"].astype("string").fillna("").to_numpy(dtype=object),
+        "period": schema.period_of(vari).to_numpy(dtype="float64"),
+        "epoch_g": vari["epoch_g"].to_numpy(dtype="float64"),
+    })
+    return stars.sort_values("source_id", ignore_index=True)
+
+
+def chunk_rows(epochs: pd.DataFrame, stars: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """One conformed chunk of epoch photometry (whole stars) -> (model input rows, rejects, ids seen).
+
+    What goes in is what training used: G transits not rejected_by_variability with a finite
+    magnitude, in time order (the same selection as serving.payload.model_input_from_tables, here
+    without re-conforming the chunk, which would cost ~1.6 s per 5,000 stars).
+    """
+    sid = epochs["source_id"].to_numpy()
+    seen, rows_per_star = np.unique(sid, return_counts=True)
+    known = isin_sorted(seen, stars["source_id"].to_numpy())
+
+    use = (
+        (epochs["band"].to_numpy(dtype=object) == "G")
+        & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
+        & np.isfinite(epochs["mag"].to_numpy()) & np.isfinite(epochs["time"].to_numpy())
+        & isin_sorted(sid, seen[known])
+    )
+    s, t, m = sid[use], epochs["time"].to_numpy()[use], epochs["mag"].to_numpy()[use]
+    order = np.lexsort((t, s))
+    s, t, m = s[order], t[order], m[order]
+    ids, start = np.unique(s, return_index=True)
+
+    lookup = stars.iloc[np.searchsorted(stars["source_id"].to_numpy(), ids)]  # stars is sorted
+    rows = pd.DataFrame({
+        "source_id": ids.astype("int64"),
+        "type": lookup["type"].to_numpy(dtype=object),
+        "period": lookup["period"].to_numpy(dtype="float64"),
+        "epoch_g": lookup["epoch_g"].to_numpy(dtype="float64"),
+        "time": _split(t, start), "mag": _split(m, start),
+    })
+    return rows, join_rejects(seen, rows_per_star, ids, stars), seen
+
+
+def join_rejects(seen: np.ndarray, rows_per_star: np.ndarray, sent: np.ndarray,
+                 stars: pd.DataFrame) -> pd.DataFrame:
+    """Stars settled before the model: epochs without a catalogue row, and catalogue stars with
+    epoch rows of which none is a clean G transit. `seen`: source_ids with epoch rows (and their
+    row counts); `sent`: source_ids given to the model."""
+    known = isin_sorted(seen, stars["source_id"].to_numpy())
+    no_g = seen[known & ~np.isin(seen, sent)]
+    return concat_rejects([
+        _rejects(seen[~known], "not_in_vari_rrlyrae",
+                 np.char.add(np.asarray(rows_per_star)[~known].astype(str), " epoch rows")),
+        _rejects(no_g, "no_clean_g_epochs",
+                 "no G transit with rejected_by_variability=false and a finite mag"),
+    ])
+
+
+def empty_predicted() -> pd.DataFrame:
+    """The predicted-rows table when no star reached the model."""
+    dtypes = {"source_id": "int64", "feh": "float64", "feh_std": "float64", "n_epochs": "int64",
+              "out_of_range": "bool", "out_of_range_reason": "object"}
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
+
+
+def split_output(rows: pd.DataFrame, out: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model's output for `rows` -> (predicted stars, model rejects); checks the row contract."""
+    missing = [c for c in MODEL_OUTPUT if c not in out.columns]
+    if missing:
+        raise DataError(f"the model's output lacks column(s) {missing}; got {list(out.columns)}")
+    if len(out) != len(rows) or not np.array_equal(out["source_id"].to_numpy(np.int64),
+                                                   rows["source_id"].to_numpy(np.int64)):
+        raise DataError(f"the model returned {len(out)} rows for {len(rows)} stars, or in another order")
+    out = out[MODEL_OUTPUT].reset_index(drop=True)
+    ok = out["status"].astype(str).to_numpy() == "ok"
+    bad = out[~ok]
+    rejects = _rejects(bad["source_id"], bad["reason"].astype(str).to_numpy(),
+                       "n_epochs=" + bad["n_epochs"].astype(str))
+    return out[ok].drop(columns=["status", "reason"]), rejects
+
+
+def missing_stars(stars: pd.DataFrame, seen: np.ndarray) -> pd.DataFrame:
+    """Rejects for predictable stars that had no epoch photometry rows at all."""
+    ids = stars["source_id"].to_numpy()
+    return _rejects(ids[~isin_sorted(ids, np.unique(seen))], "no_epochs",
+                    "no epoch photometry rows for this source_id")
+
+
+def assemble(predicted: pd.DataFrame, stars: pd.DataFrame,
+             labels: pd.DataFrame | None) -> pd.DataFrame:
+    """The catalogue: predictions with position, type and period, plus labels when there are any."""
+    cat = predicted.merge(stars[["source_id", "ra", "dec", "type", "period"]], on="source_id",
+                          how="left", validate="one_to_one")
+    if labels is not None and len(labels):
+        lab = labels.rename(columns={"feh": "feh_label", "feh_error": "feh_label_error"})
+        cat = cat.merge(lab[["source_id", "feh_label", "feh_label_error"]], on="source_id", how="left",
+                        validate="one_to_one")
+    cat["out_of_range"] = cat["out_of_range"].astype(bool)
+    cat["out_of_range_reason"] = cat["out_of_range_reason"].astype("string").fillna("").astype(str)
+    cat["n_epochs"] = cat["n_epochs"].astype("int32")
+    return cat.sort_values("source_id", ignore_index=True)
+
+
+def reconcile(stars: pd.DataFrame, seen: np.ndarray, catalogue: pd.DataFrame,
+              rejects: pd.DataFrame) -> dict:
+    """Counts that must add up: every star in (catalogue rows and stars with epoch rows) is
+    predicted or rejected, exactly once."""
+    ids = np.concatenate([catalogue["source_id"].to_numpy(), rejects["source_id"].to_numpy()])
+    uniq, n = np.unique(ids, return_counts=True)
+    if (n > 1).any():
+        raise DataError(f"source_id(s) {uniq[n > 1][:5].tolist()} came out more than once")
+    n_vari = len(stars)
+    n_orphans = int((~isin_sorted(np.unique(seen), stars["source_id"].to_numpy())).sum())
+    counts = {
+        "stars_in": n_vari + n_orphans,
+        "stars_in_vari_rrlyrae": n_vari,
+        "stars_only_in_epoch_photometry": n_orphans,
+        "stars_predicted": int(len(catalogue)),
+        "stars_rejected": int(len(rejects)),
+        "stars_out_of_range": int(catalogue["out_of_range"].sum()),
+        "rejected_by_reason": {str(k): int(v) for k, v in
+                               rejects["reason"].value_counts().sort_index().items()},
+    }
+    counts["reconciled"] = (counts["stars_in"] == counts["stars_predicted"] + counts["stars_rejected"]
+                            and np.array_equal(uniq, np.union1d(stars["source_id"], seen)))
+    if not counts["reconciled"]:
+        raise DataError(f"counts do not reconcile: {counts}")
+    return counts
+
+
+def issue_rejects(issues: list) -> tuple[pd.DataFrame, np.ndarray]:
+    """Stars whose per-source epoch file could not be read (rrlfeh.data.files issues):
+    (rejects, their source_ids). A file not named for one star leaves its stars to no_epochs."""
+    ids = [i.source_id for i in issues if i.source_id is not None]
+    details = [f"{i.file}: {i.reason}" for i in issues if i.source_id is not None]
+    return (_rejects(ids, "unreadable_epoch_file", np.asarray(details, dtype=object)),
+            np.asarray(ids, dtype="int64"))
+
+
+def concat_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    return schema.conform(pd.concat(parts, ignore_index=True), "rejected") if parts \
+        else schema.empty("rejected")
+
+
+def _rejects(ids, reason, detail) -> pd.DataFrame:
+    ids = np.asarray(ids, dtype="int64")
+    if not len(ids):
+        return schema.empty("rejected")
+    detail = np.asarray(detail, dtype=object) if not isinstance(detail, str) else detail
+    return schema.conform(pd.DataFrame({"source_id": ids, "stage": STAGE, "reason": reason,
+                                        "detail": detail}), "rejected")
+
+
+def isin_sorted(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:
+    """np.isin for a sorted reference array (a binary search: O(n log m), no hashing)."""
+    if not len(sorted_ref):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.searchsorted(sorted_ref, values).clip(max=len(sorted_ref) - 1)
+    return sorted_ref[pos] == values
+
+
+def _split(values: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Concatenated per-star values -> an object array of per-star float64 arrays."""
+    out = np.empty(len(start), dtype=object)
+    for i, part in enumerate(np.split(values.astype("float64"), start[1:]) if len(start) else []):
+        out[i] = part  # item by item: equal-length parts would otherwise broadcast into 2-D
+    return out
