@@ -75,6 +75,18 @@ def test_unlabelled_source_flows_on_for_inference(raw_tables, write_raw, tmp_pat
     assert (paths["plots"] / "bailey.png").exists()
 
 
+def test_catalogue_without_phi31_error_skips_that_cut(raw_tables, write_raw, tmp_path, expected_reasons):
+    """Real archive files made outside the SOS pipeline (e.g. the DR3 sample) lack phi31_g_error."""
+    raw_tables["vari_rrlyrae"]["phi31_g_error"] = float("nan")
+    metrics, paths = _run(write_raw(raw_tables), tmp_path)
+    rejected = schema.read_table(paths["out"] / "rejected.parquet", "rejected")
+    assert "phi31_g_error" not in set(rejected["reason"])
+    assert metrics["phi31_error_cut"].startswith("skipped")
+    phi31_only = [sid for sid, r in expected_reasons.items() if r == "phi31_g_error"]
+    kept = schema.read_table(paths["out"] / "vari_rrlyrae.parquet", "vari_rrlyrae")
+    assert set(phi31_only) <= set(kept["source_id"])
+
+
 def test_params_reach_the_cuts(raw_dir, tmp_path, kept_ids):
     loose = dataclasses.replace(CFG, min_clean_epochs=40, max_phi31_error_rrab=0.6)
     metrics, _ = _run(raw_dir, tmp_path, loose)

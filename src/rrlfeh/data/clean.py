@@ -17,7 +17,9 @@ import pandas as pd
 
 from rrlfeh.config.data import CleanConfig, ValidateConfig
 from rrlfeh.data import schema
-from rrlfeh.data.cuts import CUTS, LABEL_CUTS, details, failures, first_failure, star_facts
+from rrlfeh.data.cuts import (
+    CUTS, LABEL_CUTS, details, failures, first_failure, phi31_cut_applies, star_facts,
+)
 from rrlfeh.data.plots import bailey_diagram
 from rrlfeh.data.validate import read_tables, validate_clean_tables
 
@@ -83,6 +85,8 @@ def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series, t
         "labels_present": labelled,
         "label_cuts": "applied" if labelled else
                       f"skipped: the labels table is empty ({', '.join(LABEL_CUTS)} not applied)",
+        "phi31_error_cut": "applied" if phi31_cut_applies(facts) else
+                           "skipped: no RRab in the input has phi31_g_error",
         "rejected_by_reason": {c: int((reason.to_numpy() == c).sum()) for c in CUTS},
         "failing_each_cut": {c: int(fails[c].sum()) for c in CUTS},
         "by_type": by_type,
@@ -127,7 +131,8 @@ def run_clean(cfg: CleanConfig, vcfg: ValidateConfig, raw_dir: Path, out_dir: Pa
     raw = read_tables(raw_dir, schema.RAW_TABLES)
     tables, metrics = select_stars(cfg, *(raw[name] for name in schema.RAW_TABLES))
     # validate before writing: a broken promise must not reach preprocess
-    validate_clean_tables(cfg, vcfg, tables, metrics["labels_present"], CUTS, report_dir)
+    validate_clean_tables(cfg, vcfg, tables, metrics["labels_present"], CUTS, report_dir,
+                          phi31_cut=metrics["phi31_error_cut"] == "applied")
     out_dir = Path(out_dir)
     for name, df in tables.items():
         schema.write_table(df, out_dir / f"{name}.parquet", name)

@@ -91,9 +91,18 @@ def duplicate_transits(epochs: pd.DataFrame) -> np.ndarray:
     return dup & (epochs["transit_id"].to_numpy() >= 0)
 
 
+def phi31_cut_applies(facts: pd.DataFrame) -> bool:
+    """False when no RRab of the input has phi31_g_error at all (a catalogue made outside the SOS
+    pipeline, e.g. the user's own fits): the cut is then skipped and reported, like the label cuts.
+    A value missing for some stars only is a per-star failure."""
+    rrab = facts["best_classification"] == "RRab"
+    return bool(np.isfinite(facts.loc[rrab, "phi31_g_error"].to_numpy(dtype=float)).any()) or not rrab.any()
+
+
 def failures(facts: pd.DataFrame, cfg: CleanConfig, labelled: bool) -> pd.DataFrame:
     """Boolean frame (stars x CUTS): does the star fail the cut? Label cuts are False when unlabelled."""
     cls = facts["best_classification"]
+    phi31_cut = phi31_cut_applies(facts)
     known = cls.isin(schema.TYPES)
     selected = cls.isin(cfg.types)
     has_label = (facts["n_label_rows"] > 0) & np.isfinite(facts["feh"])
@@ -112,7 +121,7 @@ def failures(facts: pd.DataFrame, cfg: CleanConfig, labelled: bool) -> pd.DataFr
         "feh_error": labelled & has_label & ~(facts["feh_error"] < cfg.max_feh_error),
         "peak_to_peak_g": facts["in_vari"] & ~(facts["peak_to_peak_g"] < cfg.max_peak_to_peak_g),
         "too_few_clean_epochs": facts["n_clean_g"] < cfg.min_clean_epochs,
-        "phi31_g_error": (cls == "RRab") & ~(facts["phi31_g_error"] < cfg.max_phi31_error_rrab),
+        "phi31_g_error": phi31_cut & (cls == "RRab") & ~(facts["phi31_g_error"] < cfg.max_phi31_error_rrab),
     }
     return pd.DataFrame({k: np.asarray(fails[k], dtype=bool) for k in CUTS}, index=facts.index)
 

@@ -96,7 +96,7 @@ def raw_suites(cfg: ValidateConfig) -> Suites:
 
 
 def clean_suites(cfg: CleanConfig, vcfg: ValidateConfig, labelled: bool,
-                 reasons: tuple[str, ...]) -> Suites:
+                 reasons: tuple[str, ...], phi31_cut: bool = True) -> Suites:
     """What the clean stage promises downstream, checked independently of the cut code.
 
     The raw ranges are restated so that the clean tables stand on their own.
@@ -113,9 +113,14 @@ def clean_suites(cfg: CleanConfig, vcfg: ValidateConfig, labelled: bool,
         _not_null("peak_to_peak_g", "every kept star has peak_to_peak_g"),
         _between("peak_to_peak_g", f"peak_to_peak_g < {cfg.max_peak_to_peak_g}", None,
                  cfg.max_peak_to_peak_g, strict_hi=True),
-        _not_null("phi31_g_error", "every kept RRab has phi31_g_error", row_condition=rrab),
-        _between("phi31_g_error", f"RRab phi31_g_error < {cfg.max_phi31_error_rrab}", None,
-                 cfg.max_phi31_error_rrab, strict_hi=True, row_condition=rrab),
+    ]
+    if phi31_cut:
+        vari += [
+            _not_null("phi31_g_error", "every kept RRab has phi31_g_error", row_condition=rrab),
+            _between("phi31_g_error", f"RRab phi31_g_error < {cfg.max_phi31_error_rrab}", None,
+                     cfg.max_phi31_error_rrab, strict_hi=True, row_condition=rrab),
+        ]
+    vari += [
         _between("n_clean_g_epochs", f"at least {cfg.min_clean_epochs} clean G epochs",
                  cfg.min_clean_epochs),
     ]

@@ -201,7 +201,7 @@ def run_validate(cfg: ValidateConfig, raw_dir: Path, out_dir: Path) -> dict:
 
 def validate_clean_tables(cfg: CleanConfig, vcfg: ValidateConfig, tables: dict[str, pd.DataFrame],
                           labelled: bool, reasons: tuple[str, ...],
-                          report_dir: Path | None = None) -> dict:
+                          report_dir: Path | None = None, phi31_cut: bool = True) -> dict:
     """The clean stage's promise, checked before it writes: report_dir/validation.json + data docs.
 
     `labelled`: the raw labels table was not empty (then every kept star must have a label);
@@ -209,7 +209,7 @@ def validate_clean_tables(cfg: CleanConfig, vcfg: ValidateConfig, tables: dict[s
     """
     report_dir = Path(report_dir) if report_dir is not None else None
     return check(
-        clean_suites(cfg, vcfg, labelled, reasons), clean_batches(tables), "clean",
+        clean_suites(cfg, vcfg, labelled, reasons, phi31_cut), clean_batches(tables), "clean",
         report_dir / "validation.json" if report_dir else None,
         report_dir / "data_docs" if report_dir else None,
     )
