@@ -56,7 +56,9 @@ def validate(
     """Great Expectations suites on the raw tables; fails the pipeline on bad data."""
     from rrlfeh.data.validate import run_validate
 
-    run_validate(_params(params).validate, raw, out)
+    summary = run_validate(_params(params).validate, raw, out)
+    n = sum(t["evaluated"] for t in summary["tables"].values())
+    typer.echo(f"validate: {n} expectations passed on {', '.join(summary['tables'])} (report {out})")
 
 
 @app.command()
@@ -65,13 +67,16 @@ def clean(
     out: Path = typer.Option(Path("data/clean")),
     metrics: Path = typer.Option(Path("metrics/clean.json")),
     plots: Path = typer.Option(Path("plots/clean")),
+    report: Path = typer.Option(Path("reports/clean"), help="clean-table validation JSON and data docs"),
     params: Path = PARAMS,
 ) -> None:
     """The paper's selection cuts; every dropped star keeps its reason."""
     from rrlfeh.data.clean import run_clean
 
     p = _params(params)
-    run_clean(p.clean, p.validate, raw, out, metrics, plots)
+    m = run_clean(p.clean, p.validate, raw, out, metrics, plots, report_dir=report)
+    typer.echo(f"clean: kept {m['stars']['kept']} of {m['stars']['input']} stars "
+               f"({m['stars']['rejected']} rejected, reasons in {out / 'rejected.parquet'})")
 
 
 @app.command()
@@ -114,6 +119,8 @@ def train(
     out: Optional[Path] = typer.Option(None, help="default models/<type>"),
     metrics: Optional[Path] = typer.Option(None, help="default metrics/train_<type>.json"),
     plots: Optional[Path] = typer.Option(None, help="default plots/train/<type>"),
+    truth: Path = typer.Option(
+        Path("data/raw/truth.parquet"), help="simulator's truth (oracle metrics); empty for real data"),
     params: Path = PARAMS,
 ) -> None:
     """Repeated stratified K-fold CV of the GRU, one MLflow child run per fold."""
@@ -127,6 +134,7 @@ def train(
         out or Path(f"models/{t}"),
         metrics or Path(f"metrics/train_{t}.json"),
         plots or Path(f"plots/train/{t}"),
+        truth,
     )
 
 
@@ -141,7 +149,8 @@ def register(
     """Log the end-to-end model, register it as challenger, promote it through the gate."""
     from rrlfeh.serving.registry import run_register
 
-    run_register(_params(params), models, processed, clean_dir, out)
+    result = run_register(_params(params), models, processed, clean_dir, out)
+    typer.echo(f"{result['model_name']} version {result['version']}: {result['decision']} ({result['reason']})")
 
 
 @app.command()
@@ -153,7 +162,8 @@ def promote(
     """Move the champion alias to VERSION by hand, recording the reason."""
     from rrlfeh.serving.registry import promote as do_promote
 
-    do_promote(_params(params).register, version, reason)
+    result = do_promote(_params(params).register, version, reason)
+    typer.echo(f"{result['model_name']}@champion -> version {result['champion']}")
 
 
 @app.command()
@@ -164,23 +174,34 @@ def rollback(
     """Move the champion alias back to the previous champion, recording the reason."""
     from rrlfeh.serving.registry import rollback as do_rollback
 
-    do_rollback(_params(params).register, reason)
+    result = do_rollback(_params(params).register, reason)
+    typer.echo(f"{result['model_name']}@champion: version {result['rolled_back_from']} -> {result['champion']}")
 
 
 @app.command()
 def predict(
-    inputs: list[Path] = typer.Option(..., "--input", help="folder or files in Gaia layouts"),
-    output: Path = typer.Option(..., "--output", help="catalogue .parquet, .ecsv or .fits"),
-    model: str = typer.Option("models:/rrl-feh@champion", "--model"),
+    inputs: list[Path] = typer.Option(..., "--input", help="folder(s) or files in Gaia layouts, or data/raw, data/clean"),
+    output: Path = typer.Option(..., "--output", help="catalogue .parquet, .ecsv or .fits (rejects beside it)"),
+    model: str = typer.Option("models:/rrl-feh@champion", "--model", help="models:/name@alias, models:/name/version or a model folder"),
     engine: str = typer.Option("local", "--engine", help="local or spark"),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master", help="default predict.spark_master"),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="folder for the sky map and the [Fe/H] comparison"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
     params: Path = PARAMS,
 ) -> None:
-    """[Fe/H] for every star of a catalogue with a registered model."""
+    """[Fe/H] for every star of a catalogue with a registered model; prints counts that reconcile."""
+    import dataclasses
+    import json
+
     from rrlfeh.serving.predict import run_predict
 
     if engine not in ("local", "spark"):
         raise typer.BadParameter("engine must be local or spark")
-    run_predict(_params(params).predict, model, inputs, output, engine)
+    cfg = _params(params).predict
+    if spark_master:
+        cfg = dataclasses.replace(cfg, spark_master=spark_master)
+    counts = run_predict(cfg, model, inputs, output, engine, plots=plots, progress=progress)
+    typer.echo(json.dumps(counts, indent=2))
 
 
 def main() -> None:

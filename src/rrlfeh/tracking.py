@@ -38,6 +38,11 @@ def setup(experiment: str, root: Path | None = None) -> str:
     mlflow.set_tracking_uri(tracking_uri(root))
     if os.environ.get("MLFLOW_REGISTRY_URI") is None:
         mlflow.set_registry_uri(tracking_uri(root))
+    launched = os.environ.get("MLFLOW_RUN_ID")
+    if launched:  # under `mlflow run`: the launcher's run becomes the stage's run, in its experiment
+        exp_id = mlflow.get_run(launched).info.experiment_id
+        mlflow.set_experiment(experiment_id=exp_id)
+        return exp_id
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
         exp_id = mlflow.create_experiment(
@@ -104,13 +109,86 @@ def log_params_flat(params: dict[str, Any], prefix: str = "") -> None:
 
 @contextlib.contextmanager
 def stage_run(experiment: str, run_name: str, params: dict[str, Any] | None = None,
-              inputs: dict[str, str | Path] | None = None, tags: dict[str, str] | None = None) -> Iterator[Any]:
-    """A parent run for one stage invocation, with params and provenance tags logged."""
+              inputs: dict[str, str | Path] | None = None, tags: dict[str, str] | None = None,
+              run_id: str | None = None) -> Iterator[Any]:
+    """A parent run for one stage invocation, with params and provenance tags logged.
+
+    `run_id` reopens an earlier run (a resumed search). On any exception, Ctrl-C included, the
+    runs still open under it are ended first, as FAILED/KILLED, so none is left RUNNING.
+    """
     import mlflow
 
     setup(experiment)
-    with mlflow.start_run(run_name=run_name) as run:
+    if os.environ.get("MLFLOW_RUN_ID"):
+        run_id = None  # `mlflow run` chose the run
+    run = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name)
+    try:
         mlflow.set_tags({**provenance_tags(inputs), **(tags or {})})
         if params:
             log_params_flat(params)
         yield run
+    except BaseException as exc:
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        while mlflow.active_run() is not None:
+            mlflow.end_run(status)
+        raise
+    while mlflow.active_run() is not None:
+        mlflow.end_run("FINISHED")
+
+
+@contextlib.contextmanager
+def child_run(run_name: str, params: dict[str, Any] | None = None,
+              tags: dict[str, str] | None = None) -> Iterator[Any]:
+    """A run nested under the active stage run (one Hyperband trial, one CV fold)."""
+    import mlflow
+
+    with mlflow.start_run(run_name=run_name, nested=True) as run:
+        if tags:
+            mlflow.set_tags(tags)
+        if params:
+            log_params_flat(params)
+        yield run
+
+
+def log_metrics_flat(metrics: dict[str, Any], prefix: str = "", step: int | None = None) -> None:
+    """Log a nested dict of numbers as flat `prefix_a_b` metrics; None and NaN are skipped."""
+    import math
+
+    import mlflow
+
+    from rrlfeh.config.loader import flatten
+
+    flat = {
+        (f"{prefix}_{k}" if prefix else k).replace(".", "_"): float(v)
+        for k, v in flatten(metrics).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
+    if flat:
+        mlflow.log_metrics(flat, step=step)
+
+
+def children(parent_run_id: str) -> list[Any]:
+    """The runs nested under `parent_run_id` (oldest first)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    parent = client.get_run(parent_run_id)
+    runs = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+        max_results=50000,
+    )
+    return sorted(runs, key=lambda r: r.info.start_time)
+
+
+def run_exists(run_id: str | None) -> bool:
+    """Whether `run_id` is a live (not deleted) run of the current store."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return False
+    try:
+        return mlflow.get_run(run_id).info.lifecycle_stage == "active"
+    except MlflowException:
+        return False

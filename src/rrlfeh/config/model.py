@@ -7,25 +7,65 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class SplitConfig:
-    test_fraction: float = 0.1
+    test_fraction: float = 0.1  # stars set aside before tuning and CV, scored once at the end
     n_bins: int = 10  # [Fe/H] quantile bins used as strata
+
+    def check(self) -> None:
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError(f"split.test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.n_bins < 1:
+            raise ValueError(f"split.n_bins must be >= 1, got {self.n_bins}")
 
 
 @dataclass(frozen=True)
 class TuneConfig:
+    """keras-tuner Hyperband: the budget (epochs per model, halving factor, sweeps) and the space."""
+
     max_epochs: int = 6
     factor: int = 3
     hyperband_iterations: int = 1
-    validation_fraction: float = 0.2
+    validation_fraction: float = 0.2  # stratified hold-out of the development set (the objective)
     dropout: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.4, 0.6])
     learning_rate: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1])
-    batch_size: list[int] = field(default_factory=lambda: [32, 64, 128, 256, 512])
+    batch_size: list[int] = field(default_factory=lambda: [128, 256, 512])
     units: list[int] = field(default_factory=lambda: [16, 32])
+    reg_type: list[str] = field(default_factory=lambda: ["none", "l1", "l2", "l1_l2"])
+    reg_strength: list[float] = field(default_factory=lambda: [1.0e-5, 1.0e-4, 1.0e-3])
+
+    def check(self) -> None:
+        if self.max_epochs < 1 or self.factor < 2 or self.hyperband_iterations < 1:
+            raise ValueError("tune: max_epochs >= 1, factor >= 2, hyperband_iterations >= 1 required")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"tune.validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        for name in ("dropout", "learning_rate", "batch_size", "units", "reg_type", "reg_strength"):
+            if not getattr(self, name):
+                raise ValueError(f"tune.{name}: the search space needs at least one value")
+        if any(not 0.0 <= d < 1.0 for d in self.dropout):
+            raise ValueError(f"tune.dropout values must be in [0, 1), got {self.dropout}")
+        if any(v <= 0 for v in [*self.learning_rate, *self.batch_size, *self.units]):
+            raise ValueError("tune.learning_rate, batch_size and units must be positive")
+        bad = sorted(set(self.reg_type) - {"none", "l1", "l2", "l1_l2"})
+        if bad:
+            raise ValueError(f"tune.reg_type: unknown {bad}; allowed none, l1, l2, l1_l2")
+        if any(s < 0 for s in self.reg_strength):
+            raise ValueError(f"tune.reg_strength must be >= 0, got {self.reg_strength}")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Repeated stratified K-fold CV; each fold trains until its validation loss stops improving."""
+
     k_folds: int = 5
     repeats: int = 1
-    epochs: int = 30
-    patience: int = 5
+    epochs: int = 40  # at most, per fold
+    patience: int = 10  # early stopping on the validation fold's weighted MSE, best weights restored
+    # the GRU's validation loss sits on a plateau for its first ~10-20 epochs: early stopping (and the
+    # choice of best weights) starts after this many
+    warmup_epochs: int = 15
+
+    def check(self) -> None:
+        if self.k_folds < 2 or self.repeats < 1:
+            raise ValueError(f"train: k_folds >= 2 and repeats >= 1 required, got {self.k_folds}, {self.repeats}")
+        if self.epochs < 1 or self.patience < 0 or self.warmup_epochs < 0:
+            raise ValueError("train: epochs >= 1, patience >= 0 and warmup_epochs >= 0 required, got "
+                             f"{self.epochs}, {self.patience}, {self.warmup_epochs}")

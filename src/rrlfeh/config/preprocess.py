@@ -9,10 +9,41 @@ from dataclasses import dataclass
 class PreprocessConfig:
     n_points_rrab: int = 264
     n_points_rrc: int = 265
-    smoothing: float = 1e-4  # fixed smoothing strength of the spline (no per-curve GCV search)
+    # lam of the periodic smoothing spline: sum (m - f)^2 + lam * int_0^1 f''(phase)^2, magnitudes
+    # in mag (the `lam` of scipy's make_smoothing_spline; fixed, no per-curve GCV search)
+    smoothing: float = 5e-6
+    n_knots: int = 32  # uniform knots of the periodic cubic spline (24-64 fit real DR3 equally)
+    min_epochs: int = 12  # floor for a meaningful fit (training and inference cuts are stricter)
+    max_phase_gap: float = 0.25  # reject curves with a wider phase gap (unconstrained branch)
     kde_alpha: float = 1.0  # weight exponent: w ~ density(feh) ** -alpha
     chunk_stars: int = 5000  # stars per chunk when streaming the epoch table
     n_jobs: int = 0  # worker processes; 0 = all cores
 
+    def check(self) -> None:
+        if min(self.n_points_rrab, self.n_points_rrc) < 8:
+            raise ValueError("n_points_rrab and n_points_rrc must be at least 8")
+        if not self.smoothing > 0:
+            raise ValueError(f"smoothing must be > 0, got {self.smoothing}")
+        if self.n_knots < 8:
+            raise ValueError(f"n_knots must be at least 8, got {self.n_knots}")
+        if self.min_epochs < 3:
+            raise ValueError(f"min_epochs must be at least 3, got {self.min_epochs}")
+        if not 0 < self.max_phase_gap <= 1:
+            raise ValueError(f"max_phase_gap must be in (0, 1], got {self.max_phase_gap}")
+        if self.kde_alpha < 0:
+            raise ValueError(f"kde_alpha must be >= 0, got {self.kde_alpha}")
+        if self.chunk_stars < 1 or self.n_jobs < 0:
+            raise ValueError("chunk_stars must be >= 1 and n_jobs >= 0")
+
     def n_points(self, star_type: str) -> int:
         return {"rrab": self.n_points_rrab, "rrc": self.n_points_rrc}[star_type.lower()]
+
+    def curve_options(self, star_type: str) -> dict:
+        """Keyword arguments of rrlfeh.features.tensors.preprocess_arrays for this type."""
+        return {
+            "n_points": self.n_points(star_type),
+            "smoothing": self.smoothing,
+            "min_epochs": self.min_epochs,
+            "n_knots": self.n_knots,
+            "max_phase_gap": self.max_phase_gap,
+        }

@@ -10,9 +10,30 @@ class RegisterConfig:
     model_name: str = "rrl-feh"
     tolerance: float = 0.0  # challenger wRMSE may exceed champion's by this much and still win
 
+    def check(self) -> None:
+        if not self.model_name.strip():
+            raise ValueError("model_name must not be empty")
+        if self.tolerance < 0:
+            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+
 
 @dataclass(frozen=True)
 class PredictConfig:
     min_epochs: int = 20  # inference threshold, below the training cut
     ensemble_size: int = 0  # fold models used per type; 0 = all
     batch_size: int = 4096
+    warmup: bool = True  # trace each fold network at model load, so the first request is fast
+    # `rrlfeh predict` (batch inference) only:
+    chunk_stars: int = 5000  # stars per streamed chunk of epoch photometry (bounds memory)
+    n_jobs: int = 0  # worker processes, each with its own copy of the model; 0 = all cores
+    spark_master: str = "local[*]"  # Spark master for --engine spark
+
+    def check(self) -> None:
+        if self.min_epochs < 1 or self.ensemble_size < 0 or self.batch_size < 1:
+            raise ValueError(
+                "min_epochs and batch_size must be >= 1, ensemble_size >= 0 (0 = all), got "
+                f"{self.min_epochs}, {self.batch_size}, {self.ensemble_size}"
+            )
+        if self.chunk_stars < 1 or self.n_jobs < 0:
+            raise ValueError(f"chunk_stars must be >= 1 and n_jobs >= 0 (0 = all cores), "
+                             f"got {self.chunk_stars}, {self.n_jobs}")

@@ -1,0 +1,136 @@
+"""Stage `train@{type}`: repeated stratified K-fold CV of the GRU, every fold a nested MLflow run.
+
+Each fold trains on its training stars (KDE weights fitted on them alone), stops early on its
+validation stars (weighted by that same KDE) and restores its best weights; the fold models together
+are the ensemble scored once on the test stars (weighted by the KDE of the whole development set).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+
+from rrlfeh import tracking
+from rrlfeh.config.loader import to_dict
+from rrlfeh.config.params import Params
+from rrlfeh.errors import DataError
+from rrlfeh.model import report
+from rrlfeh.model.dataset import Tensors, load_tensors, oracle_lookup, read_hparams
+from rrlfeh.model.metrics import regression_metrics
+from rrlfeh.model.splits import Fold, cv_folds, fold_weights, holdout_split
+
+EXPERIMENT = "rrlfeh-train"
+MONITOR = "val_wmse"  # early stopping on the weighted validation MSE (no regularization term)
+
+
+@dataclass
+class FoldResult:
+    fold: Fold
+    file: str
+    history: dict[str, list[float]]
+    best_epoch: int
+    epoch_s: float
+    pred_train: np.ndarray
+    pred_val: np.ndarray
+    pred_test: np.ndarray
+    train_metrics: dict
+    val_metrics: dict
+    oracle_val: dict | None
+
+
+def train_params(params: Params) -> dict:
+    """The params.yaml sections this stage reads (dvc.yaml declares the same)."""
+    return {"seed": params.seed, "split": to_dict(params.split), "train": to_dict(params.train),
+            "preprocess": to_dict(params.preprocess)}
+
+
+def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np.ndarray, fold: Fold,
+              oracle: np.ndarray | None, out_dir: Path) -> FoldResult:
+    import keras
+
+    from rrlfeh.model.callbacks import EpochTimer, MlflowEpochLogger
+    from rrlfeh.model.gru import build_model, label_scale
+
+    tr, va = dev[fold.train], dev[fold.val]
+    y_tr, y_va = data.y[tr], data.y[va]
+    w_tr, w_va = fold_weights(y_tr, y_va, params.preprocess.kde_alpha)
+    name = f"fold_r{fold.repeat}_k{fold.fold}"
+    with tracking.child_run(
+        name, params={**train_params(params), "hp": hp},
+        tags={"kind": "cv-fold", "repeat": str(fold.repeat), "fold": str(fold.fold)},
+    ) as run:
+        keras.backend.clear_session()
+        model = build_model(data.n_points, hp, seed=params.seed + 1000 * fold.repeat + fold.fold,
+                            target=label_scale(y_tr))
+        timer = EpochTimer()
+        stop = keras.callbacks.EarlyStopping(
+            monitor=MONITOR, mode="min", patience=params.train.patience, restore_best_weights=True,
+            start_from_epoch=min(params.train.warmup_epochs, params.train.epochs - 1))
+        hist = model.fit(
+            data.X[tr], y_tr, sample_weight=w_tr, validation_data=(data.X[va], y_va, w_va),
+            batch_size=int(hp["batch_size"]), epochs=params.train.epochs, verbose=0, shuffle=True,
+            callbacks=[stop, timer, MlflowEpochLogger(run.info.run_id), keras.callbacks.TerminateOnNaN()],
+        )
+        history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+        curve = np.asarray(history.get(MONITOR, [np.nan]), dtype="float64")
+        if not np.isfinite(curve).any():
+            raise DataError(f"{name}: training diverged (no finite {MONITOR}); lower the learning rate")
+        best_epoch = int(stop.best_epoch)  # the epoch whose weights were restored (0-based)
+        preds = [model.predict(data.X[idx], batch_size=1024, verbose=0).ravel() for idx in (tr, va, test)]
+        m_tr, m_va = regression_metrics(y_tr, preds[0], w_tr), regression_metrics(y_va, preds[1], w_va)
+        o_va = report.oracle_metrics(None if oracle is None else oracle[va], y_va, w_va)
+        path = out_dir / f"{name}.keras"
+        model.save(path)
+        epoch_s = float(np.median(timer.seconds[1:] or timer.seconds))  # first epoch traces the graph
+        tracking.log_metrics_flat({"train": m_tr, "val": m_va, "oracle_val": o_va or {}})
+        mlflow.log_metrics({"best_epoch": best_epoch + 1, "epochs_run": len(curve),
+                            "samples_per_s": len(tr) / epoch_s})
+        mlflow.log_artifact(str(path), artifact_path="model")
+    print(f"{name}: val r2={m_va['r2']:.3f} wrmse={m_va['wrmse']:.3f} best epoch {best_epoch + 1}/{len(curve)}"
+          + (f" (oracle wrmse={o_va['wrmse']:.3f})" if o_va else ""), flush=True)
+    return FoldResult(fold, path.name, history, best_epoch, epoch_s, *preds, m_tr, m_va, o_va)
+
+
+def run_train(params: Params, star_type: str, data_path: Path, hparams_path: Path, out_dir: Path,
+              metrics_path: Path, plots_dir: Path, truth_path: Path | None = None) -> dict:
+    """Cross-validate, save the fold models and manifest, write metrics and plots; returns the metrics."""
+    t0 = time.perf_counter()
+    data_path, out_dir, plots_dir = Path(data_path), Path(out_dir), Path(plots_dir)
+    data = load_tensors(data_path)
+    expected = params.preprocess.n_points(star_type)
+    if data.n_points != expected:
+        raise DataError(f"{data_path}: curves have {data.n_points} points, params say {expected}; "
+                        "rerun `rrlfeh preprocess`")
+    hp = read_hparams(hparams_path)
+    holdout = holdout_split(data.source_id, data.y, params.split, params.seed)
+    dev, test = holdout.dev, holdout.test
+    folds = cv_folds(data.y[dev], params.train.k_folds, params.train.repeats, params.split.n_bins, params.seed)
+    oracle = oracle_lookup(truth_path, data.source_id)
+    if out_dir.exists():
+        for stale in out_dir.glob("fold_r*_k*.keras"):  # a smaller k must not leave old folds behind
+            stale.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    inputs = {"data": data_path, "hparams": hparams_path}
+    if truth_path is not None:
+        inputs["truth"] = truth_path
+    with tracking.stage_run(
+        EXPERIMENT, f"train-{star_type}", params={**train_params(params), "hp": hp}, inputs=inputs,
+        tags={"stage": "train", "star_type": star_type, "kind": "cv"},
+    ) as parent:
+        results = [_fit_fold(params, data, hp, dev, test, f, oracle, out_dir) for f in folds]
+        test_pred, test_w = report.ensemble_test(params, data, holdout, results)
+        summary = report.summarize_cv(data, holdout, results, test_pred, test_w, oracle,
+                                      wall_s=time.perf_counter() - t0)
+        tracking.log_metrics_flat(summary)
+        report.write_outputs(params, star_type, data, holdout, hp, results, summary, test_pred, test_w,
+                             data_path, out_dir, metrics_path, plots_dir, parent.info.run_id)
+        for f in sorted(plots_dir.glob("*")):
+            mlflow.log_artifact(str(f), artifact_path="plots")
+        mlflow.log_artifact(str(out_dir / "manifest.json"))
+        mlflow.log_artifact(str(metrics_path))
+    return summary

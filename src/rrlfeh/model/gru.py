@@ -1,0 +1,104 @@
+"""The GRU regressor of Monti et al. (2025): 3 x (GRU -> Dropout) -> Dense(1, linear).
+
+Backend-neutral Keras 3 (TensorFlow by default, JAX works too). The GRU layers keep the settings
+cuDNN needs (tanh/sigmoid, no recurrent dropout, reset_after, not unrolled, no mask), so a GPU runs
+the fused kernel; on CPU the same graph runs unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+N_BLOCKS = 3
+REG_TYPES = ("none", "l1", "l2", "l1_l2")
+# The values build_model falls back on when a key is absent (the paper's Adam lr 0.01, batch 256).
+DEFAULT_HP: dict[str, Any] = {
+    "units": 32,
+    "dropout": 0.2,
+    "learning_rate": 0.01,
+    "reg_type": "none",
+    "reg_strength": 0.0,
+    "batch_size": 256,
+}
+
+
+def full_hparams(hp: dict[str, Any]) -> dict[str, Any]:
+    """`hp` completed with the defaults, checked; keras-tuner's own `tuner/*` keys are dropped."""
+    out = {**DEFAULT_HP, **{k: v for k, v in hp.items() if k in DEFAULT_HP and v is not None}}
+    if out["reg_type"] not in REG_TYPES:
+        raise ValueError(f"reg_type must be one of {REG_TYPES}, got {out['reg_type']!r}")
+    if not 0.0 <= float(out["dropout"]) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {out['dropout']}")
+    if int(out["units"]) < 1 or int(out["batch_size"]) < 1 or float(out["learning_rate"]) <= 0:
+        raise ValueError(f"units, batch_size and learning_rate must be positive, got {out}")
+    return out
+
+
+def label_scale(y) -> tuple[float, float]:
+    """(mean, std) of training labels for build_model's `target` (std 1 for a constant target)."""
+    import numpy as np
+
+    y = np.asarray(y, dtype="float64")
+    std = float(y.std())
+    return float(y.mean()), (std if std > 0 else 1.0)
+
+
+def _regularizer(reg_type: str, strength: float):
+    import keras
+
+    if reg_type == "none" or strength <= 0:
+        return None
+    return {
+        "l1": lambda: keras.regularizers.L1(strength),
+        "l2": lambda: keras.regularizers.L2(strength),
+        "l1_l2": lambda: keras.regularizers.L1L2(l1=strength, l2=strength),
+    }[reg_type]()
+
+
+def build_model(n_points: int, hp: dict[str, Any], seed: int, target: tuple[float, float] = (0.0, 1.0)):
+    """A compiled GRU regressor for inputs of shape (n_points, 2) (no mask: cuDNN needs none).
+
+    Kernel regularization (hp reg_type/reg_strength) applies to every GRU and the Dense layer.
+    `target` = (mean, std) of the training labels: the last layer maps the network's standardized
+    output to dex, so training starts at the mean [Fe/H] instead of spending its first epochs moving
+    the bias 1.5 dex; the saved model predicts [Fe/H] directly.
+
+    Loss: MSE, weighted by the sample weights given to fit/evaluate. `wmse` is the weighted MSE
+    without the regularization penalty, so trials with different regularization compare fairly.
+    """
+    import keras
+
+    hp = full_hparams(hp)
+    keras.utils.set_random_seed(int(seed))  # weight initialization and dropout masks
+    units, rate = int(hp["units"]), float(hp["dropout"])
+    inputs = keras.Input(shape=(int(n_points), 2), name="curve")
+    x = inputs
+    for i in range(N_BLOCKS):
+        x = keras.layers.GRU(
+            units,
+            activation="tanh",
+            recurrent_activation="sigmoid",
+            recurrent_dropout=0.0,
+            reset_after=True,
+            unroll=False,
+            use_bias=True,
+            return_sequences=i < N_BLOCKS - 1,
+            kernel_regularizer=_regularizer(hp["reg_type"], float(hp["reg_strength"])),
+            name=f"gru_{i + 1}",
+        )(x)
+        x = keras.layers.Dropout(rate, seed=int(seed) + i, name=f"dropout_{i + 1}")(x)
+    outputs = keras.layers.Dense(
+        1, activation="linear", name="feh_std",
+        kernel_regularizer=_regularizer(hp["reg_type"], float(hp["reg_strength"])),
+    )(x)
+    mean, std = float(target[0]), float(target[1])
+    if not std > 0:
+        raise ValueError(f"target std must be positive, got {std}")
+    outputs = keras.layers.Rescaling(scale=std, offset=mean, name="feh_dex")(outputs)
+    model = keras.Model(inputs, outputs, name="gru_feh")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=float(hp["learning_rate"])),
+        loss="mse",
+        weighted_metrics=[keras.metrics.MeanSquaredError(name="wmse")],
+    )
+    return model

@@ -1,0 +1,147 @@
+"""What the train stage reports: CV summary, test score of the fold ensemble, manifest, metrics, plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from rrlfeh import tracking
+from rrlfeh.config.loader import to_dict
+from rrlfeh.config.params import Params
+from rrlfeh.model import plots
+from rrlfeh.model.dataset import Tensors
+from rrlfeh.model.metrics import regression_metrics, summarize
+from rrlfeh.model.splits import Holdout, fold_weights
+
+if TYPE_CHECKING:
+    from rrlfeh.model.cv import FoldResult
+
+
+def ensemble_test(params: Params, data: Tensors, holdout: Holdout, results: list[FoldResult]):
+    """The fold ensemble's mean prediction for the test stars, and their weights: the KDE of the
+    whole development set evaluated at the test labels (never fitted on them)."""
+    pred = np.mean([r.pred_test for r in results], axis=0)
+    _, w = fold_weights(data.y[holdout.dev], data.y[holdout.test], params.preprocess.kde_alpha)
+    return pred, w
+
+
+def oracle_metrics(oracle: np.ndarray | None, y, w) -> dict | None:
+    """The simulator's noise floor on these stars (None for real data or incomplete truth)."""
+    if oracle is None or not np.isfinite(oracle).all():
+        return None
+    return regression_metrics(y, oracle, w)
+
+
+def per_star_means(dev_size: int, results: list[FoldResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold (validation) and in-fold (training) predictions per development star, averaged
+    over repeats/folds; indices are positions in the development set."""
+    sums = np.zeros((2, dev_size))
+    counts = np.zeros((2, dev_size))
+    for r in results:
+        np.add.at(sums[0], r.fold.val, r.pred_val)
+        np.add.at(counts[0], r.fold.val, 1)
+        np.add.at(sums[1], r.fold.train, r.pred_train)
+        np.add.at(counts[1], r.fold.train, 1)
+    with np.errstate(invalid="ignore"):
+        return sums[0] / counts[0], sums[1] / counts[1]
+
+
+def summarize_cv(data: Tensors, holdout: Holdout, results: list[FoldResult], test_pred: np.ndarray,
+                 test_w: np.ndarray, oracle: np.ndarray | None, wall_s: float) -> dict:
+    """Means and stds over folds, the ensemble's test metrics, the oracle beside each."""
+    y_test = data.y[holdout.test]
+    oracle_val = [r.oracle_val for r in results]
+    oracle_test = oracle_metrics(None if oracle is None else oracle[holdout.test], y_test, test_w)
+    epochs = [r.best_epoch + 1 for r in results]
+    summary = {
+        "n_stars": {"total": int(data.y.size), "dev": int(holdout.dev.size), "test": int(holdout.test.size),
+                    "unlabelled": int(holdout.unlabelled.size), "folds": len(results)},
+        "cv": {"train": summarize([r.train_metrics for r in results]),
+               "val": summarize([r.val_metrics for r in results])},
+        "test": regression_metrics(y_test, test_pred, test_w),
+        "best_epoch": {"mean": float(np.mean(epochs)), "std": float(np.std(epochs))},
+        "samples_per_s": float(np.median([len(r.fold.train) / r.epoch_s for r in results])),
+        "wall_s": float(wall_s),
+    }
+    if all(o is not None for o in oracle_val) and oracle_test is not None:
+        summary["oracle"] = {"cv_val": summarize(oracle_val), "test": oracle_test}
+    return summary
+
+
+def training_range(data: Tensors, dev: np.ndarray) -> dict:
+    """Where the models have seen data: inputs outside it are extrapolation (serving flags them)."""
+    def span(a):
+        return [float(np.nanmin(a[dev])), float(np.nanmax(a[dev]))]
+    return {"period": span(data.period), "amplitude": span(data.amplitude), "n_epochs": span(data.n_epochs)}
+
+
+def _predictions_table(ids, y, pred, w, n_epochs) -> pd.DataFrame:
+    return pd.DataFrame({"source_id": ids, "feh_true": y, "feh_pred": pred, "residual": pred - y,
+                         "weight": w, "n_epochs": n_epochs})
+
+
+def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdout, hp: dict,
+                  results: list[FoldResult], summary: dict, test_pred: np.ndarray, test_w: np.ndarray,
+                  data_path: Path, out_dir: Path, metrics_path: Path, plots_dir: Path, run_id: str) -> None:
+    """manifest.json beside the fold models, metrics JSON for DVC, CSV + PNG plots for DVC/MLflow."""
+    import keras
+
+    from rrlfeh.features.weights import kde_weights
+
+    dev, test = holdout.dev, holdout.test
+    manifest = {
+        "type": star_type,
+        "n_points": data.n_points,
+        "preprocess": to_dict(params.preprocess),
+        "hparams": hp,
+        "folds": [{"file": r.file, "repeat": r.fold.repeat, "fold": r.fold.fold, "val_metrics": r.val_metrics,
+                   "train_metrics": r.train_metrics, "best_epoch": r.best_epoch + 1,
+                   "n_train": int(r.fold.train.size), "n_val": int(r.fold.val.size)} for r in results],
+        "test_source_ids": [int(s) for s in data.source_id[test]],
+        "training_range": training_range(data, dev),
+        "cv_metrics": summary["cv"],
+        "test_metrics": summary["test"],
+        "oracle_metrics": summary.get("oracle"),
+        "data_md5": tracking.md5_of(data_path),
+        "git_commit": tracking.git_commit(),
+        "mlflow_run_id": run_id,
+        "keras_backend": keras.backend.backend(),
+        "seed": params.seed,
+        "split": to_dict(params.split),
+        "train": to_dict(params.train),
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    metrics_path = Path(metrics_path)
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics_path.write_text(json.dumps(summary, indent=1) + "\n")
+
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    for old in plots_dir.glob("*"):
+        if old.is_file():
+            old.unlink()
+    oof, infold = per_star_means(dev.size, results)
+    w_dev = kde_weights(data.y[dev].astype("float64"), params.preprocess.kde_alpha)
+    val_table = _predictions_table(data.source_id[dev], data.y[dev], oof, w_dev, data.n_epochs[dev])
+    val_table.to_csv(plots_dir / "predictions_val.csv", index=False)
+    _predictions_table(data.source_id[test], data.y[test], test_pred, test_w,
+                       data.n_epochs[test]).to_csv(plots_dir / "predictions_test.csv", index=False)
+    curves = pd.concat([
+        pd.DataFrame({"fold": r.file.removesuffix(".keras"), "epoch": np.arange(1, len(r.history["loss"]) + 1),
+                      **{k: v for k, v in r.history.items()}}) for r in results], ignore_index=True)
+    curves.to_csv(plots_dir / "learning_curves.csv", index=False)
+
+    plots.learning_curves([(r.file.removesuffix(".keras"), r.history) for r in results],
+                          plots_dir / "learning_curves.png")
+    train_metrics = regression_metrics(data.y[dev], infold, w_dev)
+    val_metrics = regression_metrics(data.y[dev], oof, w_dev)
+    plots.pred_vs_true(
+        {"train (in-fold)": (data.y[dev], infold), "validation (out-of-fold)": (data.y[dev], oof),
+         "test (ensemble)": (data.y[test], test_pred)},
+        {"train (in-fold)": train_metrics, "validation (out-of-fold)": val_metrics,
+         "test (ensemble)": summary["test"]},
+        plots_dir / "pred_vs_true.png")
+    plots.residuals_vs_epochs(data.n_epochs[dev].astype(float), oof - data.y[dev], plots_dir / "residuals_vs_epochs.png")

@@ -1,0 +1,53 @@
+"""The Hyperband search space (from params `tune.*`) as a keras-tuner HyperModel."""
+
+from __future__ import annotations
+
+import keras_tuner as kt
+
+from rrlfeh.config.model import TuneConfig
+from rrlfeh.model.gru import build_model
+
+# the keys a trial's hyperparameters share with build_model's `hp`
+HP_KEYS = ("units", "dropout", "learning_rate", "reg_type", "reg_strength", "batch_size")
+
+
+class GRUHyperModel(kt.HyperModel):
+    """Builds the GRU for one trial's hyperparameters; batch size is tuned in `fit`."""
+
+    def __init__(self, n_points: int, space: TuneConfig, seed: int, target: tuple[float, float] = (0.0, 1.0)):
+        super().__init__(name="gru_feh", tunable=True)
+        self.n_points = int(n_points)
+        self.space = space
+        self.seed = int(seed)
+        self.target = target  # (mean, std) of the training labels
+
+    def declare(self, hp: kt.HyperParameters) -> dict:
+        s = self.space
+        regularized = [t for t in s.reg_type if t != "none"]
+        values = {
+            "units": hp.Choice("units", list(s.units)),
+            "dropout": hp.Choice("dropout", list(s.dropout)),
+            "learning_rate": hp.Choice("learning_rate", list(s.learning_rate)),
+            "reg_type": hp.Choice("reg_type", list(s.reg_type)),
+            "batch_size": hp.Choice("batch_size", list(s.batch_size)),
+        }
+        # the strength only matters (and is only searched) when a regularizer is on
+        values["reg_strength"] = (
+            hp.Choice("reg_strength", list(s.reg_strength), parent_name="reg_type", parent_values=regularized)
+            if regularized else None
+        )
+        return values
+
+    def build(self, hp: kt.HyperParameters):
+        return build_model(self.n_points, self.declare(hp), seed=self.seed, target=self.target)
+
+    def fit(self, hp: kt.HyperParameters, model, *args, **kwargs):
+        return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
+
+
+def trial_hparams(values: dict) -> dict:
+    """build_model's hp from a trial's values (drops `tuner/*`, fills inactive reg_strength)."""
+    out = {k: values[k] for k in HP_KEYS if values.get(k) is not None}
+    if out.get("reg_type", "none") == "none":
+        out["reg_strength"] = 0.0
+    return out
