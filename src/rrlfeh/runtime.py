@@ -6,7 +6,9 @@ TensorFlow unless KERAS_BACKEND says otherwise.
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 
 QUIET_ENV = {
@@ -25,6 +27,12 @@ def configure_environment() -> None:
     """Set the quiet/offline defaults, leaving anything the user set explicitly alone."""
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    # Great Expectations imports pyspark when it is installed; pyspark's notice about pandas 3 is
+    # not actionable here (the Spark engine converts through Arrow) and drowns the stage output.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    # TensorFlow's "tf.function retracing" warnings fire when fold models first see a new batch
+    # shape (the last, partial batch); harmless, and they bury the stage's own progress lines.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def project_root(start: str | Path | None = None) -> Path:
