@@ -31,13 +31,23 @@ def artifact_root(root: Path | None = None) -> str:
     return (project_root(root) / "mlartifacts").resolve().as_uri()
 
 
+def use_store(root: Path | None = None) -> str:
+    """Point MLflow's tracking and registry at the project store (MLFLOW_REGISTRY_URI, if set,
+    keeps the registry elsewhere); returns the tracking URI."""
+    import mlflow
+
+    uri = tracking_uri(root)
+    mlflow.set_tracking_uri(uri)
+    if os.environ.get("MLFLOW_REGISTRY_URI") is None:
+        mlflow.set_registry_uri(uri)
+    return uri
+
+
 def setup(experiment: str, root: Path | None = None) -> str:
     """Point MLflow at the project store and select (creating if needed) `experiment`."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(root))
-    if os.environ.get("MLFLOW_REGISTRY_URI") is None:
-        mlflow.set_registry_uri(tracking_uri(root))
+    use_store(root)
     launched = os.environ.get("MLFLOW_RUN_ID")
     if launched:  # under `mlflow run`: the launcher's run becomes the stage's run, in its experiment
         exp_id = mlflow.get_run(launched).info.experiment_id

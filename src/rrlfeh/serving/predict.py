@@ -226,9 +226,7 @@ def _fetch_model(load_uri: str, dst: Path) -> str:
 
 def _use_project_registry(model_uri: str) -> None:
     """models:/ URIs resolve against the project's store (or MLFLOW_TRACKING_URI)."""
-    import mlflow
-
-    from rrlfeh.tracking import tracking_uri
+    from rrlfeh.tracking import tracking_uri, use_store
 
     store = tracking_uri()
     db = Path(store[len("sqlite:///"):]) if store.startswith("sqlite:///") else None
@@ -236,9 +234,7 @@ def _use_project_registry(model_uri: str) -> None:
         # asking SQLite would create an empty store here; say where we looked instead
         raise DataError(f"model {model_uri!r}: no MLflow store at {db} (run `dvc repro` first, "
                         "or set MLFLOW_TRACKING_URI)")
-    mlflow.set_tracking_uri(store)
-    if os.environ.get("MLFLOW_REGISTRY_URI") is None:
-        mlflow.set_registry_uri(store)
+    use_store()
 
 
 def _read_labels(path: Path | None, star_ids: np.ndarray) -> tuple[pd.DataFrame | None, dict | None]:

@@ -37,12 +37,9 @@ class RegistryError(RRLFehError):
 
 
 def _client():
-    import mlflow
     from mlflow import MlflowClient
 
-    uri = tracking.tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    tracking.use_store()
     return MlflowClient()
 
 
