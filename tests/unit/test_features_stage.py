@@ -99,6 +99,22 @@ def test_streaming_equals_preprocess_arrays_whatever_the_chunking_and_jobs(table
     assert counts["transits_used"] == int(ref.n_epochs.sum())
 
 
+@pytest.mark.parametrize("order", ["grouped", "shuffled"])
+def test_parquet_stars_of_one_type_only(tables, tmp_path, order):
+    vari, epochs, _ = tables
+    rrc = vari.loc[vari["best_classification"] == "RRc", "source_id"].to_numpy()
+    rows = epochs if order == "grouped" else epochs.sample(frac=1, random_state=2)
+    path = tmp_path / "epochs.parquet"
+    rows.to_parquet(path, index=False, row_group_size=100)
+    batches = list(iter_parquet_stars(path, 4, rrc))
+    ids = [b["source_id"].unique() for b in batches]
+    assert [len(i) for i in ids] == [4] * (len(rrc) // 4) + [len(rrc) % 4] * (len(rrc) % 4 > 0)
+    assert sorted(np.concatenate(ids)) == sorted(rrc)  # every RRc star, once, and no RRab row
+    got = pd.concat(batches).sort_values(["source_id", "band", "time"], ignore_index=True)
+    want = epochs[epochs["source_id"].isin(rrc)].sort_values(["source_id", "band", "time"], ignore_index=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
 def test_stars_without_rows_split_stars_and_unknown_rows(tables):
     vari, epochs, _ = tables
     first = vari["source_id"].iloc[0]

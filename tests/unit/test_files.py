@@ -14,7 +14,7 @@ from astropy.table import Table
 from rrlfeh.config import ConfigError
 from rrlfeh.config.data import FilesConfig
 from rrlfeh.data import schema
-from rrlfeh.data.epoch_stream import iter_epoch_batches
+from rrlfeh.data.epoch_stream import iter_epoch_batches, whole_star_batches
 from rrlfeh.data.files import discover, read_archive_files, read_vari_table
 from rrlfeh.errors import DataError
 
@@ -129,6 +129,29 @@ def test_a_star_in_two_places_or_scattered_is_an_error(tmp_path):
     shuffled = _write(epochs.sample(frac=1, random_state=1), tmp_path / "epoch_photometry_c.csv")
     with pytest.raises(DataError, match=r"_c\.csv: the rows of source_id \d+ are not together"):
         list(iter_epoch_batches([shuffled], stars_per_batch=100))
+    # a file that starts with the star the one before ended with: not one star run on
+    d = _write(epochs.tail(4), tmp_path / "epoch_photometry_d.csv")
+    with pytest.raises(DataError, match=r"_d\.csv: source_id \d+ was already read from .*_a\.parquet"):
+        list(iter_epoch_batches([a, d], stars_per_batch=100))
+    # within one file read in row chunks, a star that comes back after another one
+    back = _write(pd.concat([epochs, epochs.head(3)]), tmp_path / "epoch_photometry_e.csv")
+    with pytest.raises(DataError, match=r"_e\.csv: source_id \d+ was already read"):
+        list(iter_epoch_batches([back], stars_per_batch=100, rows_per_chunk=10))
+
+
+@pytest.mark.parametrize("sizes", [[1] * 12, [5, 7], [12], [3, 0, 9]])
+@pytest.mark.parametrize("n", [1, 2, 4, 5])
+def test_whole_star_batches_recut_frames_whatever_their_boundaries(sizes, n):
+    ids = np.repeat([7, 3, 9, 1, 8], [3, 2, 4, 1, 2])  # contiguous, not sorted
+    df = pd.DataFrame({"source_id": ids, "row": np.arange(len(ids))})
+    ends = np.cumsum(sizes)
+    frames = [df.iloc[e - k : e] for k, e in zip(sizes, ends)]  # stars run on across frames
+    batches = list(whole_star_batches(frames, n))
+    assert [b["source_id"].nunique() for b in batches] == [n] * (5 // n) + [5 % n] * (5 % n > 0)
+    pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), df)
+    assert all(b.index.tolist() == list(range(len(b))) for b in batches)
+    with pytest.raises(ValueError, match="stars_per_batch"):
+        list(whole_star_batches(frames, 0))
 
 
 def test_error_page_instead_of_data_names_the_file(tmp_path):

@@ -138,6 +138,27 @@ def test_model_input_from_tables_uses_clean_g_epochs_only():
     assert payload.parse_request(rows).reason.tolist() == ["", "", "invalid_input"]
 
 
+def test_model_input_from_tables_keeps_vari_order_and_every_star():
+    vari = pd.DataFrame({  # raw (not conformed), not sorted by source_id
+        "source_id": [30, 10, 20], "pf": [0.6, 0.5, 0.55], "p1_o": np.nan,
+        "epoch_g": [1700.0, 1701.0, 1702.0], "best_classification": "RRab",
+    })
+    epochs = pd.DataFrame({
+        "source_id": [10, 10, 10, 99, 20, 10],
+        "band": ["G", None, " G ", "G", "BP", "G"],  # a missing band is not G; blanks are stripped
+        "time": [1705.0, 1701.0, 1703.0, 1700.0, 1700.0, 1705.0],
+        "mag": [17.0, 16.0, 17.2, 15.0, 18.0, 17.1],
+        "rejected_by_variability": False,
+    })
+    rows = payload.model_input_from_tables(vari, epochs)
+    assert rows["source_id"].tolist() == [30, 10, 20]  # vari's order; 99 is not in vari
+    assert [len(t) for t in rows["time"]] == [0, 3, 0]
+    assert rows.at[1, "time"].tolist() == [1703.0, 1705.0, 1705.0]
+    assert rows.at[1, "mag"].tolist() == [17.2, 17.0, 17.1]  # equal times keep the file's order
+    assert all(t.dtype == np.float64 for t in [*rows["time"], *rows["mag"]])
+    assert rows["epoch_g"].tolist() == [1700.0, 1701.0, 1702.0]
+
+
 def test_signature_declares_list_columns_as_float64_arrays():
     sig = payload.signature()
     inputs = {c.name: c for c in sig.inputs.inputs}

@@ -64,3 +64,6 @@ def test_rejects_rows_and_period_of():
                                         "best_classification": ["RRab", "RRc", "RRd"]}), "vari_rrlyrae")
     per = schema.period_of(vari)
     assert per.iloc[0] == 0.5 and per.iloc[1] == 0.3 and np.isnan(per.iloc[2])
+    vari.loc[1, "best_classification"] = pd.NA  # no class: neither period, no crash
+    per = schema.period_of(vari)
+    assert per.iloc[0] == 0.5 and np.isnan(per.iloc[1])

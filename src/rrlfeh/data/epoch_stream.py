@@ -74,23 +74,37 @@ def iter_epoch_batches(
     Memory holds about one batch plus `rows_per_chunk` rows of the file being read (CSV,
     Parquet and FITS are read in row chunks; ECSV, VOTable and zip members whole).
     """
+    frames = _checked(_frames(paths, issues, rows_per_chunk))
+    yield from whole_star_batches(frames, stars_per_batch)
+
+
+def whole_star_batches(
+    frames: Iterable[pd.DataFrame], stars_per_batch: int
+) -> Iterator[pd.DataFrame]:
+    """Re-cut frames in which each star's rows are contiguous into batches of `stars_per_batch`
+    whole stars (the last batch may hold fewer). A star may run on from one frame into the next.
+    """
     if stars_per_batch < 1:
         raise ValueError("stars_per_batch must be >= 1")
-    seen: dict[int, str] = {}
     pending: list[pd.DataFrame] = []
-    n_pending = 0
-    for path in expand_epoch_paths(paths):
-        if path.name.lower().endswith(".zip"):
-            frames = _zip_frames(path, issues)
-        else:
-            frames = _file_frames(path, rows_per_chunk)
-        for frame, where in frames:
-            n_pending += _register_stars(frame, where, seen)
-            pending.append(frame)
-            if n_pending >= stars_per_batch:
-                batches, rest = _cut_batches(pd.concat(pending, ignore_index=True), stars_per_batch)
-                yield from batches
-                pending, n_pending = ([rest], n_pending % stars_per_batch) if len(rest) else ([], 0)
+    n_stars, last = 0, None
+    for frame in frames:
+        ids = frame["source_id"].to_numpy()
+        if not len(ids):
+            continue
+        n_stars += int(last is None or ids[0] != last) + int(np.count_nonzero(ids[1:] != ids[:-1]))
+        last = ids[-1]
+        pending.append(frame)
+        # the last star may go on in the next frame: cut only before it
+        if n_stars > stars_per_batch:
+            df = pd.concat(pending, ignore_index=True)
+            ids = df["source_id"].to_numpy()
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+            n_full = (len(starts) - 1) // stars_per_batch
+            cuts = starts[: n_full * stars_per_batch + 1 : stars_per_batch]
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                yield df.iloc[a:b].reset_index(drop=True)
+            pending, n_stars = [df.iloc[cuts[-1]:]], len(starts) - n_full * stars_per_batch
     if pending:
         yield pd.concat(pending, ignore_index=True)
 
@@ -108,24 +122,18 @@ def _conform(df: pd.DataFrame, where: str) -> pd.DataFrame:
         raise DataError(f"{where}: {exc}") from exc
 
 
-def _file_frames(path: Path, rows: int) -> Iterator[tuple[pd.DataFrame, str]]:
-    """Frames of whole stars from one big file read in row chunks (a star may span chunks)."""
-    carry: pd.DataFrame | None = None
-    for chunk in iter_table_chunks(path, rows):
-        df = _conform(chunk, str(path))
-        if carry is not None:
-            df = pd.concat([carry, df], ignore_index=True)
-        if not len(df):
-            continue
-        ids = df["source_id"].to_numpy()
-        differs = ids != ids[-1]
-        # the last star may go on in the next chunk: hold its trailing run back
-        cut = len(ids) - int(np.argmax(differs[::-1])) if differs.any() else 0
-        carry = df.iloc[cut:]
-        if cut:
-            yield df.iloc[:cut], str(path)
-    if carry is not None and len(carry):
-        yield carry, str(path)
+def _frames(
+    paths: Iterable[str | Path], issues: list[EpochIssue] | None, rows: int
+) -> Iterator[tuple[pd.DataFrame, str, bool]]:
+    """(conformed frame, where it was read, whether its first star may go on from the frame
+    before: true for the second and later row chunks of one file)."""
+    for path in expand_epoch_paths(paths):
+        if path.name.lower().endswith(".zip"):
+            for frame, where in _zip_frames(path, issues):
+                yield frame, where, False
+        else:
+            for i, chunk in enumerate(iter_table_chunks(path, rows)):
+                yield _conform(chunk, str(path)), str(path), i > 0
 
 
 def _zip_frames(path: Path, issues: list[EpochIssue] | None) -> Iterator[tuple[pd.DataFrame, str]]:
@@ -175,33 +183,31 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, sid: in
     return df
 
 
-def _register_stars(frame: pd.DataFrame, where: str, seen: dict[int, str]) -> int:
-    """Count the stars of a frame; a star met before (or split within it) is an error."""
-    ids = frame["source_id"].to_numpy()
-    if not len(ids):
-        return 0
-    runs = ids[np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]]
-    uniq, counts = np.unique(runs, return_counts=True)
-    if (counts > 1).any():
-        sid = int(uniq[counts > 1][0])
-        raise DataError(
-            f"{where}: the rows of source_id {sid} are not together; sort the file by source_id"
-        )
-    for sid in runs.tolist():
-        if sid in seen:
+def _checked(frames: Iterable[tuple[pd.DataFrame, str, bool]]) -> Iterator[pd.DataFrame]:
+    """The frames, once it is checked that each star's rows are together and in one place."""
+    seen: dict[int, str] = {}
+    last = None  # the star the next frame may go on with
+    for frame, where, goes_on in frames:
+        if not goes_on:
+            last = None
+        ids = frame["source_id"].to_numpy()
+        if not len(ids):
+            continue
+        runs = ids[np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]]
+        if runs[0] == last:
+            runs = runs[1:]
+        uniq, counts = np.unique(runs, return_counts=True)
+        if (counts > 1).any():
+            sid = int(uniq[counts > 1][0])
             raise DataError(
-                f"{where}: source_id {sid} was already read from {seen[sid]}; "
-                "each star's epochs must be in one place (a file given twice?)"
+                f"{where}: the rows of source_id {sid} are not together; sort the file by source_id"
             )
-        seen[sid] = where
-    return len(runs)
-
-
-def _cut_batches(df: pd.DataFrame, n: int) -> tuple[list[pd.DataFrame], pd.DataFrame]:
-    """Batches of exactly `n` whole stars from a frame whose stars are contiguous, and the rest."""
-    ids = df["source_id"].to_numpy()
-    starts = np.r_[np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]), len(ids)]
-    n_full = (len(starts) - 1) // n
-    cuts = starts[: n_full * n + 1 : n]
-    batches = [df.iloc[a:b].reset_index(drop=True) for a, b in zip(cuts[:-1], cuts[1:])]
-    return batches, df.iloc[cuts[-1]:].reset_index(drop=True)
+        for sid in runs.tolist():
+            if sid in seen:
+                raise DataError(
+                    f"{where}: source_id {sid} was already read from {seen[sid]}; "
+                    "each star's epochs must be in one place (a file given twice?)"
+                )
+            seen[sid] = where
+        last = ids[-1]
+        yield frame

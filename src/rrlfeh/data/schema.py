@@ -206,8 +206,11 @@ def write_table(df: pd.DataFrame, path: str | Path, table: str) -> Path:
 def period_of(vari: pd.DataFrame) -> pd.Series:
     """The pulsation period used for folding: pf for RRab, p1_o for RRc (NaN otherwise)."""
     cls = vari["best_classification"].astype("string")
+    # a missing class is neither type (a bare `cls == "RRab"` holds <NA>, which np.where refuses)
+    is_ab = cls.eq("RRab").fillna(False).to_numpy(dtype=bool)
+    is_c = cls.eq("RRc").fillna(False).to_numpy(dtype=bool)
     return pd.Series(
-        np.where(cls == "RRab", vari["pf"], np.where(cls == "RRc", vari["p1_o"], np.nan)),
+        np.where(is_ab, vari["pf"], np.where(is_c, vari["p1_o"], np.nan)),
         index=vari.index,
         dtype="float64",
     )

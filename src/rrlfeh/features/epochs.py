@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rrlfeh.data.epoch_stream import whole_star_batches
 from rrlfeh.errors import DataError
 
 COLUMNS = ["source_id", "band", "time", "mag", "rejected_by_variability"]
@@ -108,7 +109,7 @@ def iter_parquet_stars(
     if not path.exists():
         raise DataError(f"epoch_photometry: file {path} does not exist")
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds read row groups: memory grows
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"epoch_photometry: {path} is not a readable Parquet file ({exc})") from exc
     names = set(pf.schema_arrow.names)
@@ -122,7 +123,7 @@ def iter_parquet_stars(
     if source_ids is not None:
         wanted = pa.array(np.asarray(source_ids, dtype=np.int64))
         tables = (t.filter(pc.is_in(t["source_id"], value_set=wanted)) for t in tables)
-    yield from _whole_stars(tables, stars_per_batch)
+    yield from whole_star_batches(map(_to_frame, tables), stars_per_batch)
 
 
 def _is_grouped(pf: pq.ParquetFile) -> bool:
@@ -139,23 +140,6 @@ def _is_grouped(pf: pq.ParquetFile) -> bool:
         return True
     starts = np.concatenate(run_ids)
     return len(np.unique(starts)) == len(starts)
-
-
-def _whole_stars(tables, stars_per_batch: int) -> Iterator[pd.DataFrame]:
-    """Re-cut a stream of grouped row slices at star boundaries, `stars_per_batch` stars each."""
-    buffer: pa.Table | None = None
-    for table in tables:
-        buffer = table if buffer is None else pa.concat_tables([buffer, table])
-        ids = buffer.column("source_id").to_numpy()
-        starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
-        # the last star may continue in the next slice: emit only stars before it
-        while len(starts) > stars_per_batch:
-            cut = int(starts[stars_per_batch])
-            yield _to_frame(buffer.slice(0, cut))
-            buffer = buffer.slice(cut)
-            starts = starts[stars_per_batch:] - cut
-    if buffer is not None and buffer.num_rows:
-        yield _to_frame(buffer)
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:

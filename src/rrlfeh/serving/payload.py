@@ -20,6 +20,7 @@ import pandas as pd
 
 from rrlfeh.data import schema
 from rrlfeh.errors import DataError
+from rrlfeh.serving.star_rows import clean_curves, isin_sorted
 
 INPUT_COLUMNS = ("source_id", "type", "period", "epoch_g", "time", "mag")
 OUTPUT_COLUMNS = (
@@ -143,31 +144,24 @@ def build_output(req: Request, feh: np.ndarray, feh_std: np.ndarray, n_epochs: n
 
 
 def model_input_from_tables(vari: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
-    """Request rows for the stars of `vari` from Gaia-layout tables (conformed).
+    """Request rows for the stars of `vari`, in its order, from Gaia-layout tables (conformed).
 
-    What goes in is what training used: G-band transits not rejected_by_variability, with a finite
-    magnitude, sorted in time; the period is pf for RRab and p1_o for RRc. A star without such
-    epochs gets empty arrays (the model answers it with reason invalid_input, never drops it).
+    The light curves are those `rrlfeh predict` sends (serving.star_rows.clean_curves); the period
+    is pf for RRab and p1_o for RRc. A star without such epochs gets empty arrays (the model
+    answers it with reason invalid_input, never drops it).
     """
     vari = schema.conform(vari, "vari_rrlyrae")
-    ep = schema.conform(epochs, "epoch_photometry")
-    keep = (ep["band"] == "G").fillna(False).to_numpy() & ~ep["rejected_by_variability"].to_numpy()
-    keep &= np.isfinite(ep["mag"].to_numpy()) & np.isfinite(ep["time"].to_numpy())
-    ep = ep.loc[keep, ["source_id", "time", "mag"]].sort_values(["source_id", "time"], kind="stable")
-    ids = ep["source_id"].to_numpy()
-    uniq, start = np.unique(ids, return_index=True)
-    t_split = np.split(ep["time"].to_numpy(np.float64), start[1:]) if len(uniq) else []
-    m_split = np.split(ep["mag"].to_numpy(np.float64), start[1:]) if len(uniq) else []
-    pos = pd.Series(np.arange(len(uniq)), index=uniq)
-    at = pos.reindex(vari["source_id"].to_numpy()).to_numpy()
-    empty: list[float] = []
+    sid = vari["source_id"].to_numpy(np.int64)
+    ids, times, mags = clean_curves(schema.conform(epochs, "epoch_photometry"), np.unique(sid))
+    at = np.searchsorted(ids, sid)
+    has = isin_sorted(sid, ids)
     return pd.DataFrame({
-        "source_id": vari["source_id"].to_numpy(np.int64),
+        "source_id": sid,
         "type": vari["best_classification"].fillna("").astype(str).to_numpy(object),
         "period": schema.period_of(vari).to_numpy(np.float64),
         "epoch_g": vari["epoch_g"].to_numpy(np.float64),
-        "time": [t_split[int(j)] if j == j else np.array(empty) for j in at],
-        "mag": [m_split[int(j)] if j == j else np.array(empty) for j in at],
+        "time": [times[j] if ok else np.empty(0) for j, ok in zip(at, has)],
+        "mag": [mags[j] if ok else np.empty(0) for j, ok in zip(at, has)],
     })
 
 
