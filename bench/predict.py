@@ -203,7 +203,8 @@ def main() -> None:
     configure_environment()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from rrlfeh.config import load_params
-    from rrlfeh.serving.predict import resolve_jobs, run_predict
+    from rrlfeh.runtime import resolve_jobs
+    from rrlfeh.serving.predict import run_predict
     from rrlfeh.tracking import tracking_uri
 
     data = simulate_catalogue(args.n_stars, args.seed, args.workdir / f"data_n{args.n_stars}_s{args.seed}")

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.preprocess import PreprocessConfig
-from rrlfeh.features.batch import preprocess_batches, resolve_jobs
+from rrlfeh.features.batch import preprocess_batches
+from rrlfeh.runtime import resolve_jobs
 from rrlfeh.features.epochs import iter_parquet_stars
 from rrlfeh.features.tensors import phase_grid
 

@@ -50,3 +50,31 @@ def project_root(start: str | Path | None = None) -> Path:
         if (candidate / "dvc.yaml").exists() or (candidate / ".dvc").is_dir():
             return candidate
     return here
+
+
+def resolve_jobs(n_jobs: int) -> int:
+    """Worker processes for a pool: `n_jobs`, or every core this process may use when 0."""
+    if n_jobs > 0:
+        return n_jobs
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_keras_worker(threads: int) -> None:
+    """Settings for one of several Keras processes sharing a machine, before Keras is imported.
+
+    CPU: `threads` cores each, so n workers x all cores do not oversubscribe. GPU: each process
+    takes memory as it needs it (JAX would grab 75% of the device and TensorFlow all of it, so a
+    second process could not start).
+    """
+    configure_environment()
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if os.environ.get("KERAS_BACKEND") == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)

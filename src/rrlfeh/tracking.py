@@ -148,11 +148,17 @@ def stage_run(experiment: str, run_name: str, params: dict[str, Any] | None = No
 
 @contextlib.contextmanager
 def child_run(run_name: str, params: dict[str, Any] | None = None,
-              tags: dict[str, str] | None = None) -> Iterator[Any]:
-    """A run nested under the active stage run (one Hyperband trial, one CV fold)."""
+              tags: dict[str, str] | None = None, parent_run_id: str | None = None) -> Iterator[Any]:
+    """A run nested under the active stage run (one Hyperband trial, one CV fold), or under
+    `parent_run_id` when the parent is open in another process (a fold trained by a worker)."""
     import mlflow
 
-    with mlflow.start_run(run_name=run_name, nested=True) as run:
+    if parent_run_id is None:
+        start = {"nested": True}
+    else:
+        experiment_id = mlflow.MlflowClient().get_run(parent_run_id).info.experiment_id
+        start = {"parent_run_id": parent_run_id, "experiment_id": experiment_id}
+    with mlflow.start_run(run_name=run_name, **start) as run:
         if tags:
             mlflow.set_tags(tags)
         if params:

@@ -32,7 +32,7 @@ def test_tune_and_train_run_on_jax_and_models_load_under_tensorflow(mlflow_store
     truth = make_tensors(data, n=72, seed=3)
     schema.write_table(truth, tmp_path / "truth.parquet", "truth")
     tiny = {**TINY, "tune": {**TINY["tune"], "max_epochs": 1, "units": [8], "reg_type": ["l2"]},
-            "train": {**TINY["train"], "epochs": 4, "warmup_epochs": 1}}
+            "train": {**TINY["train"], "epochs": 4, "warmup_epochs": 1, "n_jobs": 1}}  # folds in-process
     params = write_params(tmp_path / "params.yaml", **tiny)
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")}
     env["KERAS_BACKEND"] = "jax"

@@ -62,8 +62,12 @@ class TrainConfig:
     # the GRU's validation loss sits on a plateau for its first ~10-20 epochs: early stopping (and the
     # choice of best weights) starts after this many
     warmup_epochs: int = 15
+    # folds trained at once, each in its own process; 0 = one per core (at most one per fold)
+    n_jobs: int = 0
 
     def check(self) -> None:
+        if self.n_jobs < 0:
+            raise ValueError(f"train: n_jobs >= 0 required (0 = one per core), got {self.n_jobs}")
         if self.k_folds < 2 or self.repeats < 1:
             raise ValueError(f"train: k_folds >= 2 and repeats >= 1 required, got {self.k_folds}, {self.repeats}")
         if self.epochs < 1 or self.patience < 0 or self.warmup_epochs < 0:

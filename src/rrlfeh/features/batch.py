@@ -9,7 +9,6 @@ With n_jobs > 1 the workers are spawned processes: a script that calls this must
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,21 +22,12 @@ from rrlfeh.errors import DataError
 from rrlfeh.features.epochs import StarChunk, StarLookup, chunk_from_rows
 from rrlfeh.features.tensors import PreprocessResult
 from rrlfeh.features.worker import init_worker, run_chunk
+from rrlfeh.runtime import resolve_jobs
 
 # Counts reported per run (rows are epoch-table rows; transits are G-band rows of known stars).
 COUNT_KEYS = (
     "rows_other_band", "transits_flagged", "rows_unknown_star", "transits_nan", "transits_used",
 )
-
-
-def resolve_jobs(n_jobs: int) -> int:
-    """0 -> every core this process may use."""
-    if n_jobs > 0:
-        return n_jobs
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def preprocess_batches(

@@ -7,7 +7,9 @@ are the ensemble scored once on the test stars (weighted by the KDE of the whole
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from rrlfeh.model import report
 from rrlfeh.model.dataset import Tensors, load_tensors, oracle_lookup, read_hparams
 from rrlfeh.model.metrics import regression_metrics
 from rrlfeh.model.splits import Fold, cv_folds, fold_weights, holdout_split
+from rrlfeh.runtime import configure_keras_worker, resolve_jobs
 
 EXPERIMENT = "rrlfeh-train"
 MONITOR = "val_wmse"  # early stopping on the weighted validation MSE (no regularization term)
@@ -48,8 +51,38 @@ def train_params(params: Params) -> dict:
             "preprocess": to_dict(params.preprocess)}
 
 
+def _fit_folds(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np.ndarray,
+               folds: list[Fold], oracle: np.ndarray | None, out_dir: Path, data_path: Path,
+               truth_path: Path | None, parent_run_id: str) -> list[FoldResult]:
+    """Every fold, `train.n_jobs` at a time; results in fold order.
+
+    Parallel folds pay off where one fit leaves the hardware idle: a GPU at batch <= 256, or a CPU
+    where TensorFlow's GRU keeps about one core busy. Each worker is its own process (spawned:
+    TensorFlow and JAX are not fork-safe) with its share of the cores.
+    """
+    jobs = min(resolve_jobs(params.train.n_jobs), len(folds))
+    if jobs == 1:
+        return [_fit_fold(params, data, hp, dev, test, f, oracle, out_dir) for f in folds]
+    threads = max(1, resolve_jobs(0) // jobs)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=configure_keras_worker,
+                             initargs=(threads,)) as pool:
+        futures = [pool.submit(_fit_fold_in_worker, params, data_path, truth_path, hp, dev, test, f,
+                               out_dir, parent_run_id) for f in folds]
+        return [f.result() for f in futures]
+
+
+def _fit_fold_in_worker(params: Params, data_path: Path, truth_path: Path | None, hp: dict,
+                        dev: np.ndarray, test: np.ndarray, fold: Fold, out_dir: Path,
+                        parent_run_id: str) -> FoldResult:
+    tracking.use_store()
+    data = load_tensors(data_path)
+    return _fit_fold(params, data, hp, dev, test, fold, oracle_lookup(truth_path, data.source_id), out_dir,
+                     parent_run_id)
+
+
 def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np.ndarray, fold: Fold,
-              oracle: np.ndarray | None, out_dir: Path) -> FoldResult:
+              oracle: np.ndarray | None, out_dir: Path, parent_run_id: str | None = None) -> FoldResult:
     import keras
 
     from rrlfeh.model.callbacks import EpochTimer, MlflowEpochLogger
@@ -62,6 +95,7 @@ def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np
     with tracking.child_run(
         name, params={**train_params(params), "hp": hp},
         tags={"kind": "cv-fold", "repeat": str(fold.repeat), "fold": str(fold.fold)},
+        parent_run_id=parent_run_id,
     ) as run:
         keras.backend.clear_session()
         model = build_model(data.n_points, hp, seed=params.seed + 1000 * fold.repeat + fold.fold,
@@ -122,7 +156,8 @@ def run_train(params: Params, star_type: str, data_path: Path, hparams_path: Pat
         EXPERIMENT, f"train-{star_type}", params={**train_params(params), "hp": hp}, inputs=inputs,
         tags={"stage": "train", "star_type": star_type, "kind": "cv"},
     ) as parent:
-        results = [_fit_fold(params, data, hp, dev, test, f, oracle, out_dir) for f in folds]
+        results = _fit_folds(params, data, hp, dev, test, folds, oracle, out_dir, data_path, truth_path,
+                             parent.info.run_id)
         test_pred, test_w = report.ensemble_test(params, data, holdout, results)
         summary = report.summarize_cv(data, holdout, results, test_pred, test_w, oracle,
                                       wall_s=time.perf_counter() - t0)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
-import os
 import tempfile
 import time
 from collections import deque
@@ -27,6 +26,7 @@ import pandas as pd
 from rrlfeh.config.serving import PredictConfig
 from rrlfeh.data import schema
 from rrlfeh.errors import DataError
+from rrlfeh.runtime import configure_keras_worker, resolve_jobs
 from rrlfeh.serving import star_rows
 from rrlfeh.serving.catalogue import catalogue_format, model_provenance, rejects_path, write_catalogue
 from rrlfeh.serving.registry import model_config  # min_epochs, ensemble_size, batch_size
@@ -117,11 +117,6 @@ def predict_local(cfg: PredictConfig, model_path: str, epoch_paths: list[Path], 
             np.concatenate(seen) if seen else np.empty(0, dtype="int64"))
 
 
-def resolve_jobs(n_jobs: int) -> int:
-    """0 = every core this process may use."""
-    return n_jobs if n_jobs > 0 else max(1, len(os.sched_getaffinity(0)))
-
-
 def _predict_in_process(model_path: str, config: dict, chunks: Iterable[pd.DataFrame], n_jobs: int):
     """One model in this process; a reader thread prepares the next chunks meanwhile (TensorFlow
     and pyarrow release the GIL, so reading overlaps the GRU)."""
@@ -193,15 +188,7 @@ _WORKER_MODEL = None
 
 def _init_worker(model_path: str, config: dict, threads: int) -> None:
     global _WORKER_MODEL
-    from rrlfeh.runtime import configure_environment
-
-    configure_environment()
-    if os.environ.get("KERAS_BACKEND") == "tensorflow":
-        # before TensorFlow starts its thread pools: n workers x all cores would oversubscribe
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    configure_keras_worker(threads)
     import mlflow
 
     _WORKER_MODEL = mlflow.pyfunc.load_model(model_path, model_config=config)
