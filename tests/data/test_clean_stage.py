@@ -10,8 +10,8 @@ import pytest
 
 from rrlfeh.config.data import CleanConfig, ValidateConfig
 from rrlfeh.data import schema
-from rrlfeh.data.clean import run_clean, select_stars
-from rrlfeh.data.cuts import CUTS
+from rrlfeh.data.clean import kept_epochs, run_clean, select_stars
+from rrlfeh.data.cuts import CUTS, epoch_counts
 from rrlfeh.data.validate import validate_clean_tables
 from rrlfeh.errors import ValidationFailed
 
@@ -102,7 +102,9 @@ def test_truncated_raw_parquet_is_a_clear_error(raw_dir, tmp_path):
 
 
 def _clean_tables(raw_tables):
-    return select_stars(CFG, *(raw_tables[n] for n in schema.RAW_TABLES))[0]
+    epochs = raw_tables["epoch_photometry"]
+    tables = select_stars(CFG, raw_tables["vari_rrlyrae"], epoch_counts(epochs), raw_tables["labels"])[0]
+    return {**tables, "epoch_photometry": kept_epochs(epochs, tables["vari_rrlyrae"]["source_id"])}
 
 
 def _too_few_epochs(t):

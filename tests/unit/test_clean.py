@@ -12,8 +12,8 @@ import pytest
 from rrlfeh.config import ConfigError, from_dict
 from rrlfeh.config.data import CleanConfig
 from rrlfeh.data import schema
-from rrlfeh.data.clean import select_stars
-from rrlfeh.data.cuts import CUTS
+from rrlfeh.data.clean import kept_epochs, select_stars
+from rrlfeh.data.cuts import CUTS, epoch_counts
 
 CFG = CleanConfig()
 GOOD = {"RRab": dict(pf=0.55, p1_o=np.nan, phi31_g_error=0.1),
@@ -49,7 +49,9 @@ def tables(*stars: dict) -> dict[str, pd.DataFrame]:
 
 
 def run(t: dict[str, pd.DataFrame], cfg: CleanConfig = CFG):
-    out, metrics = select_stars(cfg, t["vari_rrlyrae"], t["epoch_photometry"], t["labels"])
+    epochs = t["epoch_photometry"]
+    out, metrics = select_stars(cfg, t["vari_rrlyrae"], epoch_counts(epochs), t["labels"])
+    out["epoch_photometry"] = kept_epochs(epochs, out["vari_rrlyrae"]["source_id"])
     reasons = dict(zip(out["rejected"]["source_id"], out["rejected"]["reason"]))
     return out, metrics, reasons
 

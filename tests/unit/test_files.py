@@ -9,14 +9,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from astropy.table import Table
 
-from rrlfeh.config import ConfigError
+from rrlfeh.config import ConfigError, load_params
 from rrlfeh.config.data import FilesConfig
 from rrlfeh.data import schema
 from rrlfeh.data.epoch_stream import iter_epoch_batches, whole_star_batches
+from rrlfeh.data.extract import run_extract
 from rrlfeh.data.files import discover, read_archive_files, read_vari_table
 from rrlfeh.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 FORMATS = {
     "csv": ".csv", "ecsv": ".ecsv", "votable": ".xml", "fits": ".fits", "parquet": ".parquet",
@@ -58,6 +62,14 @@ def _write(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def _read(cfg: FilesConfig):
+    """read_archive_files, with the epoch batches it writes gathered into one table."""
+    batches: list[pd.DataFrame] = []
+    tables, report = read_archive_files(cfg, batches.append)
+    epochs = pd.concat(batches, ignore_index=True) if batches else schema.empty("epoch_photometry")
+    return {**tables, "epoch_photometry": epochs}, report
+
+
 def _same(a: pd.DataFrame, b: pd.DataFrame, table: str) -> None:
     pd.testing.assert_frame_equal(a.reset_index(drop=True), schema.conform(b, table),
                                   check_dtype=False)
@@ -72,7 +84,7 @@ def test_each_format_round_trips(tmp_path, fmt):
         epoch_photometry=[str(_write(epochs, tmp_path / f"epoch_photometry{ext}"))],
         labels=str(_write(labels, tmp_path / f"labels{ext}")),
     )
-    tables, report = read_archive_files(cfg)
+    tables, report = _read(cfg)
     _same(tables["vari_rrlyrae"], vari, "vari_rrlyrae")
     _same(tables["epoch_photometry"], epochs, "epoch_photometry")
     _same(tables["labels"], labels, "labels")
@@ -102,7 +114,7 @@ def test_archive_zip_found_in_a_folder_and_a_missing_file_is_reported(tmp_path, 
     assert found.vari.name == "vari_rrlyrae.parquet" and found.labels is None
     assert [p.name for p in found.epochs] == ["datalink_output.zip"]
     cfg = FilesConfig(vari_rrlyrae=str(found.vari), epoch_photometry=[str(p) for p in found.epochs])
-    tables, report = read_archive_files(cfg)
+    tables, report = _read(cfg)
     sid = int(vari["source_id"][3])
     _same(tables["epoch_photometry"], epochs[epochs["source_id"] != sid], "epoch_photometry")
     assert report["ids_missing"] == {str(sid): "no epoch rows in the files"}
@@ -195,7 +207,7 @@ def test_unreadable_per_source_file_becomes_that_stars_reason(tmp_path):
         zf.writestr(f"EPOCH_PHOTOMETRY-Gaia DR3 {sid}.csv", "<html><body>oops</body></html>")
     cfg = FilesConfig(vari_rrlyrae=str(_write(vari, tmp_path / "vari_rrlyrae.csv")),
                       epoch_photometry=[str(path)])
-    tables, report = read_archive_files(cfg)
+    tables, report = _read(cfg)
     assert tables["epoch_photometry"]["source_id"].nunique() == 4
     assert list(report["ids_missing"]) == [str(sid)]
     assert f"Gaia DR3 {sid}.csv: an HTML page" in report["ids_missing"][str(sid)]
@@ -206,7 +218,7 @@ def test_unreadable_per_source_file_becomes_that_stars_reason(tmp_path):
         for s in vari["source_id"]:
             zf.writestr(f"EPOCH_PHOTOMETRY-Gaia DR3 {s}.csv", "<html><body>oops</body></html>")
     with pytest.raises(DataError, match="no epoch file could be read, e.g. .*an HTML page"):
-        read_archive_files(cfg)
+        _read(cfg)
 
 
 def test_labels_with_missing_stars_duplicates_and_renamed_columns(tmp_path):
@@ -222,7 +234,7 @@ def test_labels_with_missing_stars_duplicates_and_renamed_columns(tmp_path):
         labels=str(_write(cat, tmp_path / "labels.ecsv")),
         labels_columns={"feh": "FeH", "feh_error": "e_FeH"},
     )
-    tables, report = read_archive_files(cfg)
+    tables, report = _read(cfg)
     assert tables["labels"]["source_id"].tolist() == [ids[0], ids[2]]
     lab = report["labels"]
     assert lab["conflicting_labels"].keys() == {str(ids[1])}
@@ -232,7 +244,7 @@ def test_labels_with_missing_stars_duplicates_and_renamed_columns(tmp_path):
     unmapped = FilesConfig(**{**cfg.__dict__, "labels_columns": {}})
     # names match case-insensitively (FeH is feh); e_FeH needs the mapping
     with pytest.raises(DataError, match=r"labels\.ecsv: labels need columns.*\['feh_error'\] among"):
-        read_archive_files(unmapped)
+        _read(unmapped)
 
 
 def test_catalogue_problems_and_config(tmp_path):
@@ -244,6 +256,50 @@ def test_catalogue_problems_and_config(tmp_path):
     with pytest.raises(DataError, match=r"vari_rrlyrae\.parquet: vari_rrlyrae: missing .*\['pf'\]"):
         read_vari_table(no_period)
     with pytest.raises(ConfigError, match="vari_rrlyrae and epoch_photometry are required"):
-        read_archive_files(FilesConfig())
+        _read(FilesConfig())
     with pytest.raises(DataError, match="expected one vari_rrlyrae"):
         discover([_write(epochs, tmp_path / "epoch_photometry.csv")])
+
+
+def _files_params(tmp_path: Path, **files) -> Path:
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    data["extract"]["source"] = "files"
+    data["extract"]["files"].update(files)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_extract_writes_the_epoch_files_batch_by_batch(tmp_path, monkeypatch):
+    vari, epochs, labels = _stars(n=7)
+    params = _files_params(
+        tmp_path, vari_rrlyrae=str(_write(vari, tmp_path / "vari_rrlyrae.csv")),
+        epoch_photometry=[str(_write(epochs, tmp_path / "epoch_photometry.csv"))],
+        labels=str(_write(labels, tmp_path / "labels.csv")), stars_per_batch=2)
+    parts: list[int] = []
+    write = schema.TableWriter.write
+
+    def spy(writer, df):
+        if writer.table == "epoch_photometry":
+            parts.append(df["source_id"].nunique())
+        write(writer, df)
+
+    monkeypatch.setattr(schema.TableWriter, "write", spy)
+    report = run_extract(load_params(params), tmp_path / "raw", tmp_path / "extract.json")
+    assert parts == [2, 2, 2, 1]  # the epoch table, one batch at a time
+    _same(schema.read_table(tmp_path / "raw" / "epoch_photometry.parquet", "epoch_photometry"),
+          epochs, "epoch_photometry")
+    assert report["rows_epoch_photometry"] == len(epochs) and report["ids_written"] == 7
+
+
+def test_failed_extract_leaves_no_epoch_table(tmp_path):
+    vari, _, _ = _stars()
+    path = tmp_path / "epochs.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for s in vari["source_id"]:
+            zf.writestr(f"EPOCH_PHOTOMETRY-Gaia DR3 {s}.csv", "<html><body>oops</body></html>")
+    params = _files_params(tmp_path, vari_rrlyrae=str(_write(vari, tmp_path / "vari_rrlyrae.csv")),
+                           epoch_photometry=[str(path)])
+    with pytest.raises(DataError, match="no epoch file could be read"):
+        run_extract(load_params(params), tmp_path / "raw", tmp_path / "extract.json")
+    assert list((tmp_path / "raw").iterdir()) == []

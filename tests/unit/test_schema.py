@@ -67,3 +67,36 @@ def test_rejects_rows_and_period_of():
     vari.loc[1, "best_classification"] = pd.NA  # no class: neither period, no crash
     per = schema.period_of(vari)
     assert per.iloc[0] == 0.5 and np.isnan(per.iloc[1])
+
+
+def _epochs(n_stars: int) -> pd.DataFrame:
+    ids = np.repeat(np.arange(1, n_stars + 1), 3)
+    return schema.conform(pd.DataFrame({"source_id": ids, "band": "G", "time": np.arange(len(ids)) + 1.0,
+                                        "mag": 15.0}), "epoch_photometry")
+
+
+def test_table_writer_in_parts_writes_the_table_pandas_writes(tmp_path):
+    epochs = _epochs(5)
+    whole = tmp_path / "whole.parquet"
+    epochs.to_parquet(whole, index=False)
+    one = schema.write_table(epochs, tmp_path / "one.parquet", "epoch_photometry")
+    assert one.read_bytes() == whole.read_bytes()  # one part: the very same file
+    with schema.TableWriter(tmp_path / "parts.parquet", "epoch_photometry") as out:
+        for part in (epochs.iloc[:4], epochs.iloc[4:4], epochs.iloc[4:11], epochs.iloc[11:]):
+            out.write(part)
+    assert out.rows == len(epochs)
+    pd.testing.assert_frame_equal(pd.read_parquet(out.path), pd.read_parquet(whole))
+    empty = schema.write_table(epochs.iloc[:0], tmp_path / "empty.parquet", "epoch_photometry")
+    epochs.iloc[:0].to_parquet(whole, index=False)
+    assert empty.read_bytes() == whole.read_bytes()  # pandas' one empty row group
+
+
+def test_table_writer_leaves_nothing_behind_on_error(tmp_path):
+    path = schema.write_table(_epochs(1), tmp_path / "epoch_photometry.parquet", "epoch_photometry")
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError, match="source failed"):
+        with schema.TableWriter(path, "epoch_photometry") as out:
+            out.write(_epochs(3))
+            raise RuntimeError("source failed")
+    assert path.read_bytes() == before  # the previous table is untouched
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

@@ -135,7 +135,7 @@ class ValidateConfig:
     period_min: float = 0.2  # days; pf and p1_o where set
     period_max: float = 1.0
     mag_min: float = 5.0  # G, BP, RP magnitudes (epoch mags and int_average_g)
-    mag_max: float = 22.0
+    mag_max: float = 25.0
     time_min: float = 1666.0  # BJD(TCB) - 2455197.5, Gaia DR3 span
     time_max: float = 2705.0
     feh_min: float = -4.0

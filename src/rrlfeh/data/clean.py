@@ -5,11 +5,17 @@ with a Great Expectations suite, then writes data/clean/{vari_rrlyrae,epoch_phot
 rejected}.parquet, metrics/clean.json and the Bailey diagram. Kept epochs are the G rows of kept
 stars, flagged transits and NaN magnitudes included (preprocess drops and counts them), sorted by
 (source_id, time) so readers can stream whole stars.
+
+The epoch table never sits in memory whole: a first pass over it in chunks of whole stars counts
+each star's epochs (all the cuts need from it), a second pass writes the kept rows (star_sort),
+and the suite reads the written table back in chunks before it is published.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +24,21 @@ import pandas as pd
 from rrlfeh.config.data import CleanConfig, ValidateConfig
 from rrlfeh.data import schema
 from rrlfeh.data.cuts import (
-    CUTS, LABEL_CUTS, details, failures, first_failure, phi31_cut_applies, star_facts,
+    CUTS, LABEL_CUTS, details, epoch_counts, failures, first_failure, phi31_cut_applies, star_facts,
 )
 from rrlfeh.data.plots import bailey_diagram
-from rrlfeh.data.validate import read_tables, validate_clean_tables
+from rrlfeh.data.star_sort import write_by_star
+from rrlfeh.data.validate import STARS_PER_CHUNK, read_epoch_chunks, validate_clean_tables
 
 STAGE = "clean"
 
 
-def select_stars(cfg: CleanConfig, vari: pd.DataFrame, epochs: pd.DataFrame,
+def select_stars(cfg: CleanConfig, vari: pd.DataFrame, counts: pd.DataFrame,
                  labels: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
-    """Pure: the clean tables (vari_rrlyrae, epoch_photometry, labels, rejected) and the metrics."""
+    """Pure: the clean vari_rrlyrae, labels and rejected tables, and the metrics, from the small
+    tables and the epoch table's rows per star (`epoch_counts`)."""
     labelled = len(labels) > 0
-    facts = star_facts(vari, epochs, labels)
+    facts = star_facts(vari, counts, labels)
     fails = failures(facts, cfg, labelled)
     reason = first_failure(fails)
     kept_ids = facts.index[reason.to_numpy() == ""]
@@ -39,28 +47,24 @@ def select_stars(cfg: CleanConfig, vari: pd.DataFrame, epochs: pd.DataFrame,
         "source_id": facts.index[out], "stage": STAGE, "reason": reason[out].to_numpy(),
         "detail": details(facts, reason, cfg)[out].to_numpy(),
     }), "rejected")
-
-    in_kept = epochs["source_id"].isin(kept_ids).to_numpy()
-    is_g = (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
     tables = {
         "vari_rrlyrae": vari[vari["source_id"].isin(kept_ids)].sort_values("source_id"),
-        "epoch_photometry": epochs[in_kept & is_g].sort_values(["source_id", "time"], kind="stable"),
         "labels": labels[labels["source_id"].isin(kept_ids)].sort_values("source_id"),
         "rejected": rejected,
     }
     tables = {name: df.reset_index(drop=True) for name, df in tables.items()}
-    transits = {
-        "input_rows": len(epochs),
-        "kept_g_rows": int((in_kept & is_g).sum()),
-        "dropped_non_g_rows_of_kept_stars": int((in_kept & ~is_g).sum()),
-        "dropped_rows_of_rejected_stars": int((~in_kept).sum()),
-    }
-    metrics = clean_metrics(facts, fails, reason, transits, labelled)
+    metrics = clean_metrics(facts, fails, reason, labelled)
     _reconcile(metrics, tables)
     return tables, metrics
 
 
-def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series, transits: dict,
+def kept_epochs(epochs: pd.DataFrame, kept_ids) -> pd.DataFrame:
+    """The epoch rows a clean table keeps: the G rows of kept stars."""
+    is_g = (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
+    return epochs[is_g & epochs["source_id"].isin(kept_ids).to_numpy()]
+
+
+def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series,
                   labelled: bool) -> dict:
     """Counts per cut and per type. `rejected_by_reason` counts each rejected star under its first
     failed cut (keys in CUTS order; sums to rejected); `failing_each_cut` counts every cut's
@@ -80,6 +84,7 @@ def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series, t
         }
     kept_facts = facts[kept]
     n_clean = kept_facts["n_clean_g"]
+    rows, rows_g = facts["n_rows"].to_numpy(), facts["n_g"].to_numpy()
     return {
         "stars": {"input": len(facts), "kept": int(kept.sum()), "rejected": int((~kept).sum())},
         "labels_present": labelled,
@@ -91,7 +96,10 @@ def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series, t
         "failing_each_cut": {c: int(fails[c].sum()) for c in CUTS},
         "by_type": by_type,
         "transits": {
-            **transits,
+            "input_rows": int(rows.sum()),
+            "kept_g_rows": int(rows_g[kept].sum()),
+            "dropped_non_g_rows_of_kept_stars": int((rows - rows_g)[kept].sum()),
+            "dropped_rows_of_rejected_stars": int(rows[~kept].sum()),
             "kept_clean_g_epochs": int(n_clean.sum()),
             # kept in the clean table, not counted as clean epochs; preprocess drops them
             "kept_g_flagged_by_variability": int(kept_facts["n_flagged_g"].sum()),
@@ -108,7 +116,7 @@ def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series, t
 
 def _reconcile(metrics: dict, tables: dict[str, pd.DataFrame]) -> None:
     """Every star and every epoch row is accounted for; a mismatch is a bug, so stop loudly."""
-    s, t = metrics["stars"], metrics["transits"]
+    s = metrics["stars"]
     checks = {
         "kept + rejected == input": s["kept"] + s["rejected"] == s["input"],
         "sum of rejected_by_reason == rejected": sum(metrics["rejected_by_reason"].values())
@@ -117,8 +125,6 @@ def _reconcile(metrics: dict, tables: dict[str, pd.DataFrame]) -> None:
         "vari_rrlyrae rows == kept": len(tables["vari_rrlyrae"]) == s["kept"],
         "per-type inputs sum to input": sum(v["input"] for v in metrics["by_type"].values())
         == s["input"],
-        "epoch rows reconcile": t["kept_g_rows"] + t["dropped_non_g_rows_of_kept_stars"]
-        + t["dropped_rows_of_rejected_stars"] == t["input_rows"],
     }
     broken = [name for name, ok in checks.items() if not ok]
     if broken:
@@ -126,20 +132,38 @@ def _reconcile(metrics: dict, tables: dict[str, pd.DataFrame]) -> None:
 
 
 def run_clean(cfg: CleanConfig, vcfg: ValidateConfig, raw_dir: Path, out_dir: Path,
-              metrics_path: Path, plots_dir: Path, report_dir: Path | None = None) -> dict:
+              metrics_path: Path, plots_dir: Path, report_dir: Path | None = None,
+              stars_per_chunk: int = STARS_PER_CHUNK) -> dict:
     """Stage `clean`. The clean-table validation report goes to report_dir/validation.json."""
-    raw = read_tables(raw_dir, schema.RAW_TABLES)
-    tables, metrics = select_stars(cfg, *(raw[name] for name in schema.RAW_TABLES))
-    # validate before writing: a broken promise must not reach preprocess
-    validate_clean_tables(cfg, vcfg, tables, metrics["labels_present"], CUTS, report_dir,
-                          phi31_cut=metrics["phi31_error_cut"] == "applied")
-    out_dir = Path(out_dir)
-    for name, df in tables.items():
-        schema.write_table(df, out_dir / f"{name}.parquet", name)
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    vari = schema.read_table(raw_dir / "vari_rrlyrae.parquet", "vari_rrlyrae")
+
+    def raw_epochs():
+        return read_epoch_chunks(raw_dir / "epoch_photometry.parquet", stars_per_chunk)
+
+    first_pass = raw_epochs()  # checks the file before labels are read, as read_table would
+    labels = schema.read_table(raw_dir / "labels.parquet", "labels")
+    counts = pd.concat([epoch_counts(chunk) for chunk in first_pass])
+    tables, metrics = select_stars(cfg, vari, counts, labels)
+    kept = tables["vari_rrlyrae"]["source_id"].to_numpy()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # staged beside out_dir: nothing is published before the suite passes
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}-") as staging:
+        epochs = Path(staging) / "epoch_photometry.parquet"
+        rows = write_by_star((kept_epochs(chunk, kept) for chunk in raw_epochs()), kept,
+                             stars_per_chunk, epochs, "epoch_photometry", by=["source_id", "time"])
+        if rows != metrics["transits"]["kept_g_rows"]:  # a bug: stop loudly
+            raise RuntimeError(f"clean: wrote {rows} epoch rows, counted "
+                               f"{metrics['transits']['kept_g_rows']} kept G rows")
+        written = {**tables, "epoch_photometry": read_epoch_chunks(epochs, stars_per_chunk)}
+        validate_clean_tables(cfg, vcfg, written, metrics["labels_present"], CUTS, report_dir,
+                              phi31_cut=metrics["phi31_error_cut"] == "applied")
+        for name, df in tables.items():
+            schema.write_table(df, out_dir / f"{name}.parquet", name)
+        os.replace(epochs, out_dir / "epoch_photometry.parquet")
     metrics_path = Path(metrics_path)
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
-    vari = raw["vari_rrlyrae"]
     bailey_diagram(tables["vari_rrlyrae"], tables["labels"], Path(plots_dir) / "bailey.png",
                    rejected=vari[vari["source_id"].isin(tables["rejected"]["source_id"])])
     return metrics

@@ -33,10 +33,14 @@ CUTS: tuple[str, ...] = (
 LABEL_CUTS = ("no_label", "duplicate_label", "feh_error")
 
 
-def star_facts(vari: pd.DataFrame, epochs: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """One row per source_id in any table (index source_id): everything the cuts look at."""
+def star_facts(vari: pd.DataFrame, counts: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per source_id in any table (index source_id): everything the cuts look at.
+
+    `counts`: the epoch table's rows per star (`epoch_counts`, one row per star with epochs).
+    """
     ids = pd.Index(
-        pd.unique(np.concatenate([t["source_id"].unique() for t in (vari, epochs, labels)])),
+        pd.unique(np.concatenate([vari["source_id"].unique(), counts.index.to_numpy(),
+                                  labels["source_id"].unique()])),
         name="source_id", dtype="int64",
     ).sort_values()
     first = vari.drop_duplicates("source_id").set_index("source_id")
@@ -48,7 +52,7 @@ def star_facts(vari: pd.DataFrame, epochs: pd.DataFrame, labels: pd.DataFrame) -
     facts["period"] = schema.period_of(first).reindex(ids)
     for col in ("epoch_g", "peak_to_peak_g", "phi31_g_error"):
         facts[col] = first[col].reindex(ids)
-    facts = facts.join(_epoch_counts(epochs).reindex(ids, fill_value=0))
+    facts = facts.join(counts.reindex(ids, fill_value=0))
     lab = labels.drop_duplicates("source_id").set_index("source_id")
     facts["n_label_rows"] = labels["source_id"].value_counts().reindex(ids, fill_value=0)
     facts["feh"] = lab["feh"].reindex(ids)
@@ -56,8 +60,11 @@ def star_facts(vari: pd.DataFrame, epochs: pd.DataFrame, labels: pd.DataFrame) -
     return facts
 
 
-def _epoch_counts(epochs: pd.DataFrame) -> pd.DataFrame:
-    """Rows per star; a clean G epoch is band G, not rejected_by_variability, finite magnitude."""
+def epoch_counts(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Rows per star; a clean G epoch is band G, not rejected_by_variability, finite magnitude.
+
+    Duplicate transits are found within `epochs`: give whole stars (chunks of whole stars may be
+    counted one by one and concatenated)."""
     g = (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
     flagged = epochs["rejected_by_variability"].to_numpy(dtype=bool)
     finite = np.isfinite(epochs["mag"].to_numpy(dtype=float))

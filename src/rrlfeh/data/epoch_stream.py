@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from rrlfeh.errors import DataError
 # The archive's per-source DataLink file: "EPOCH_PHOTOMETRY-Gaia DR3 4111834567779557376.xml".
 PER_SOURCE = re.compile(r"^(?P<product>[A-Z_]+)-.*?(?P<sid>\d+)\.\w+(\.gz)?$")
 ROWS_PER_CHUNK = 1_000_000  # rows read at once from a big file (~100 MB of epoch rows)
+EpochSink = Callable[[pd.DataFrame], None]  # takes epoch rows batch by batch (e.g. a TableWriter)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,15 @@ Cross-table checks (every epoch's and label's star is in vari_rrlyrae, every sta
 plain column expectations on derived columns added to the batch (`in_vari_rrlyrae`, `n_g_epochs`,
 ...): a `value_set` of 270,000 source_ids would otherwise be copied into every result and data docs
 page. Each expectation carries `meta["check"]`, the sentence a failure message quotes.
+
+The epoch tables come in chunks of whole stars: their expectations are row-wise, or unique keys
+that include source_id, so each holds for the table exactly when it holds in every chunk. Per-star
+counts over the epochs are summed over the chunks as they pass.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
 
 import great_expectations.expectations as gxe
 import numpy as np
@@ -17,6 +23,8 @@ from rrlfeh.config.data import CleanConfig, ValidateConfig
 from rrlfeh.data import schema
 
 Suites = dict[str, list[gxe.Expectation]]
+Table = pd.DataFrame | Iterable[pd.DataFrame]  # a whole table, or its chunks
+Batches = dict[str, Table]
 
 # Gaia transit_id is optional in user files (conform fills -1): key uniqueness applies where it is set.
 _HAS_TRANSIT = Column("transit_id") >= 0
@@ -156,44 +164,68 @@ def clean_suites(cfg: CleanConfig, vcfg: ValidateConfig, labelled: bool,
     }
 
 
+def chunks(table: Table) -> Iterable[pd.DataFrame]:
+    """A table's chunks: a whole table is one."""
+    return [table] if isinstance(table, pd.DataFrame) else table
+
+
 def _member(ids: pd.Series, of: pd.Series) -> np.ndarray:
     return ids.isin(of).to_numpy()
-
-
-def _count_per_star(ids: pd.Series, rows: pd.Series, mask) -> np.ndarray:
-    """Rows per star in `rows` (masked), aligned on `ids`; zero for stars without any."""
-    counts = rows[np.asarray(mask, dtype=bool)].value_counts()
-    return counts.reindex(ids.to_numpy(), fill_value=0).to_numpy()
 
 
 def _is_g(epochs: pd.DataFrame) -> np.ndarray:
     return (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
 
 
-def raw_batches(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The raw tables with the derived columns the cross-table expectations read."""
-    vari, epochs, labels = (tables[n] for n in schema.RAW_TABLES)
+def _is_clean_g(epochs: pd.DataFrame) -> np.ndarray:
+    return (_is_g(epochs) & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
+            & np.isfinite(epochs["mag"].to_numpy(dtype=float)))
+
+
+def _epoch_batches(epochs: Table, vari: pd.DataFrame, counted: Callable[[pd.DataFrame], np.ndarray],
+                   counts: list[pd.Series]) -> Iterator[pd.DataFrame]:
+    """The epoch chunks with `in_vari_rrlyrae`; appends each chunk's rows per star that pass
+    `counted` to `counts`."""
+    for chunk in chunks(epochs):
+        counts.append(chunk.loc[counted(chunk), "source_id"].value_counts())
+        yield chunk.assign(in_vari_rrlyrae=_member(chunk["source_id"], vari["source_id"]))
+
+
+def _per_star(ids: pd.Series, counts: list[pd.Series]) -> np.ndarray:
+    """Counted rows per star summed over the chunks, aligned on `ids`; zero for stars without any."""
+    total = pd.concat(counts).groupby(level=0).sum()  # a sum: right even if a star spanned chunks
+    return total.reindex(ids.to_numpy(), fill_value=0).to_numpy()
+
+
+def raw_batches(vari: pd.DataFrame, epochs: Table, labels: pd.DataFrame) -> Batches:
+    """The raw tables with the derived columns the cross-table expectations read. epoch_photometry
+    comes first: vari_rrlyrae's `n_g_epochs` sums what its chunks counted."""
+    n_g: list[pd.Series] = []
+
+    def stars():  # a generator: runs once the epoch chunks have been counted
+        yield vari.assign(n_g_epochs=_per_star(vari["source_id"], n_g))
+
     return {
-        "vari_rrlyrae": vari.assign(
-            n_g_epochs=_count_per_star(vari["source_id"], epochs["source_id"], _is_g(epochs))),
-        "epoch_photometry": epochs.assign(
-            in_vari_rrlyrae=_member(epochs["source_id"], vari["source_id"])),
+        "epoch_photometry": _epoch_batches(epochs, vari, _is_g, n_g),
+        "vari_rrlyrae": stars(),
         "labels": labels.assign(in_vari_rrlyrae=_member(labels["source_id"], vari["source_id"])),
     }
 
 
-def clean_batches(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def clean_batches(tables: dict[str, Table]) -> Batches:
     """The clean tables (and rejects) with derived columns; clean epochs recounted here, not reused."""
-    vari, epochs, labels, rejected = (tables[n] for n in (*schema.RAW_TABLES, "rejected"))
-    clean = (_is_g(epochs) & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
-             & np.isfinite(epochs["mag"].to_numpy(dtype=float)))
-    return {
-        "vari_rrlyrae": vari.assign(
+    vari, labels, rejected = (tables[n] for n in ("vari_rrlyrae", "labels", "rejected"))
+    n_clean: list[pd.Series] = []
+
+    def stars():  # a generator: runs once the epoch chunks have been counted
+        yield vari.assign(
             period=schema.period_of(vari),
-            n_clean_g_epochs=_count_per_star(vari["source_id"], epochs["source_id"], clean),
-            has_label=_member(vari["source_id"], labels["source_id"])),
-        "epoch_photometry": epochs.assign(
-            in_vari_rrlyrae=_member(epochs["source_id"], vari["source_id"])),
+            n_clean_g_epochs=_per_star(vari["source_id"], n_clean),
+            has_label=_member(vari["source_id"], labels["source_id"]))
+
+    return {
+        "epoch_photometry": _epoch_batches(tables["epoch_photometry"], vari, _is_clean_g, n_clean),
+        "vari_rrlyrae": stars(),
         "labels": labels.assign(in_vari_rrlyrae=_member(labels["source_id"], vari["source_id"])),
         "rejected": rejected.assign(kept=_member(rejected["source_id"], vari["source_id"])),
     }

@@ -18,7 +18,7 @@ import pandas as pd
 from rrlfeh.config.data import FilesConfig
 from rrlfeh.config.loader import ConfigError
 from rrlfeh.data import schema
-from rrlfeh.data.epoch_stream import EpochIssue, is_epoch_file, iter_epoch_batches
+from rrlfeh.data.epoch_stream import EpochIssue, EpochSink, is_epoch_file, iter_epoch_batches
 from rrlfeh.data.formats import format_of, read_table_file
 from rrlfeh.data.labels import match_labels, read_labels_table
 from rrlfeh.data.reconcile import reconcile_ids
@@ -97,8 +97,10 @@ def read_vari_table(path: str | Path) -> pd.DataFrame:
     return vari.reset_index(drop=True)
 
 
-def read_archive_files(cfg: FilesConfig) -> tuple[dict[str, pd.DataFrame], dict]:
-    """The three raw tables from the files in `cfg`, and the extract report."""
+def read_archive_files(cfg: FilesConfig,
+                       write_epochs: EpochSink) -> tuple[dict[str, pd.DataFrame], dict]:
+    """vari_rrlyrae and labels from the files in `cfg`, and the extract report; the epoch
+    photometry goes to `write_epochs` in batches of `cfg.stars_per_batch` stars."""
     if not cfg.vari_rrlyrae or not cfg.epoch_photometry:
         raise ConfigError(
             "extract.files: vari_rrlyrae and epoch_photometry are required when extract.source "
@@ -106,19 +108,20 @@ def read_archive_files(cfg: FilesConfig) -> tuple[dict[str, pd.DataFrame], dict]
         )
     vari = read_vari_table(cfg.vari_rrlyrae)
     star_ids = vari["source_id"].to_numpy()
-    epochs, received, issues = _read_epochs(cfg.epoch_photometry, cfg.stars_per_batch, star_ids)
-    if issues and not len(epochs):
+    written, received, issues = _read_epochs(cfg.epoch_photometry, cfg.stars_per_batch, star_ids,
+                                             write_epochs)
+    if issues and not len(written):
         raise DataError(f"no epoch file could be read, e.g. {issues[0].file}: {issues[0].reason}")
     reasons = {i.source_id: i.reason for i in issues if i.source_id is not None}
     report = {
         "source": "files",
         "files": {"vari_rrlyrae": cfg.vari_rrlyrae, "epoch_photometry": list(cfg.epoch_photometry),
                   "labels": cfg.labels or None},
-        **reconcile_ids(star_ids, received, epochs["source_id"].unique(), reasons,
+        **reconcile_ids(star_ids, received, written, reasons,
                         default_reason="no epoch rows in the files"),
         "unreadable_files": [f"{i.file}: {i.reason}" for i in issues if i.source_id is None],
     }
-    tables = {"vari_rrlyrae": vari, "epoch_photometry": epochs}
+    tables = {"vari_rrlyrae": vari}
     if cfg.labels:
         labels, report["labels"] = match_labels(
             read_labels_table(Path(cfg.labels), cfg.labels_columns), star_ids, cfg.labels
@@ -130,15 +133,21 @@ def read_archive_files(cfg: FilesConfig) -> tuple[dict[str, pd.DataFrame], dict]
     return tables, report
 
 
-def _read_epochs(paths, stars_per_batch: int, star_ids) -> tuple[pd.DataFrame, np.ndarray, list]:
-    """Epoch rows of the catalogued stars (others are counted, not kept), ids seen, issues."""
+def _read_epochs(paths, stars_per_batch: int, star_ids,
+                 write: EpochSink) -> tuple[np.ndarray, np.ndarray, list]:
+    """Hand the epoch rows of the catalogued stars to `write` (others are counted, not kept);
+    the ids written, the ids seen, the issues."""
     issues: list[EpochIssue] = []
-    kept, seen = [], []
+    written, seen = [], []
     for batch in iter_epoch_batches(paths, stars_per_batch, issues):
         ids = batch["source_id"]
         seen.append(ids.unique())
-        kept.append(batch[ids.isin(star_ids)])
+        kept = batch[ids.isin(star_ids)]
+        write(kept)
+        written.append(kept["source_id"].unique())
     seen.extend(np.asarray([i.source_id], dtype="int64") for i in issues if i.source_id is not None)
-    epochs = pd.concat(kept, ignore_index=True) if kept else schema.empty("epoch_photometry")
-    received = np.concatenate(seen) if seen else np.empty(0, dtype="int64")
-    return epochs, received, issues
+    return _ids(written), _ids(seen), issues
+
+
+def _ids(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, dtype="int64")

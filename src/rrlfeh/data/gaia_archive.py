@@ -23,7 +23,7 @@ from rrlfeh.data import schema
 from rrlfeh.data.adql import SYNC_ROW_LIMIT, vari_query
 from rrlfeh.data.archive_batches import BatchStore
 from rrlfeh.data.archive_client import ArchiveClient, PermanentError, Retry, download
-from rrlfeh.data.epoch_stream import EpochIssue, read_epoch_zip
+from rrlfeh.data.epoch_stream import EpochIssue, EpochSink, read_epoch_zip
 from rrlfeh.data.formats import check_not_error_page, format_of, sniff_suffix
 from rrlfeh.data.labels import match_labels, read_labels_table
 from rrlfeh.data.reconcile import reconcile_ids
@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 NOT_RETURNED = "not returned by the archive (no file for this id in the DataLink answer)"
 
 
-def extract_from_archive(cfg: GaiaConfig, work_dir: Path) -> tuple[dict[str, pd.DataFrame], dict]:
-    """The three raw tables from the archive, and the extract report."""
+def extract_from_archive(cfg: GaiaConfig, work_dir: Path,
+                         write_epochs: EpochSink) -> tuple[dict[str, pd.DataFrame], dict]:
+    """vari_rrlyrae and labels from the archive, and the extract report; the epoch photometry goes
+    to `write_epochs` one saved batch at a time."""
     adql = vari_query(cfg)
     store = BatchStore(Path(work_dir), _signature(cfg, adql))
     client = ArchiveClient(cfg)
@@ -60,7 +62,7 @@ def extract_from_archive(cfg: GaiaConfig, work_dir: Path) -> tuple[dict[str, pd.
             ) from exc
         store.save_batch(k, rows, record)
         log.info("%s: %d rows", _what(k, batches), len(rows))
-    epochs, records = _assemble(store, len(batches))
+    written, records = _write_batches(store, len(batches), write_epochs)
     reasons = {int(sid): reason for r in records for sid, reason in r["issues"].items()}
     received = [int(i) for r in records for i in r["received"]]
     report = {
@@ -74,9 +76,9 @@ def extract_from_archive(cfg: GaiaConfig, work_dir: Path) -> tuple[dict[str, pd.
         "cache_reset": store.reset,
         "transient_failures": retry.failures,
         "unreadable_files": [f for r in records for f in r.get("unreadable_files", [])],
-        **reconcile_ids(ids, received, epochs["source_id"].unique(), reasons, NOT_RETURNED),
+        **reconcile_ids(ids, received, written, reasons, NOT_RETURNED),
     }
-    tables = {"vari_rrlyrae": vari, "epoch_photometry": epochs}
+    tables = {"vari_rrlyrae": vari}
     if cfg.labels:
         path = _labels_file(cfg, Path(work_dir), retry)
         tables["labels"], report["labels"] = match_labels(
@@ -144,10 +146,15 @@ def _fetch_batch(
                   "unreadable_files": unreadable}
 
 
-def _assemble(store: BatchStore, n: int) -> tuple[pd.DataFrame, list[dict]]:
-    frames = [store.rows(k) for k in range(n)]
-    epochs = pd.concat(frames, ignore_index=True) if frames else schema.empty("epoch_photometry")
-    return epochs, [store.record(k) for k in range(n)]
+def _write_batches(store: BatchStore, n: int, write: EpochSink) -> tuple[np.ndarray, list[dict]]:
+    """Hand the saved batches' rows to `write`, in order; the ids written and the batch records."""
+    written = []
+    for k in range(n):
+        rows = store.rows(k)
+        write(rows)
+        written.append(rows["source_id"].unique())
+    ids = np.concatenate(written) if written else np.empty(0, dtype="int64")
+    return ids, [store.record(k) for k in range(n)]
 
 
 def _labels_file(cfg: GaiaConfig, work_dir: Path, retry: Retry) -> Path:

@@ -6,10 +6,13 @@ sees the same columns and dtypes whatever the source. Times are BJD(TCB) - 24551
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from rrlfeh.errors import DataError
 
@@ -183,24 +186,71 @@ def rejects(source_ids, stage: str, reason: str, detail: str | None = None) -> p
     )
 
 
-def read_table(path: str | Path, table: str) -> pd.DataFrame:
-    """Read one of our Parquet tables back, conformed."""
+def _read_parquet_part(path: str | Path, table: str, reader):
+    """reader(path), with a missing or unreadable file reported as a SchemaError naming the table."""
     path = Path(path)
     if not path.exists():
         raise SchemaError(f"{table}: file {path} does not exist")
     try:
-        df = pd.read_parquet(path)
+        return reader(path)
     except Exception as exc:  # pyarrow raises several types for truncated/corrupt files
         raise SchemaError(f"{table}: {path} is not a readable Parquet file ({exc})") from exc
-    return conform(df, table)
+
+
+def read_table(path: str | Path, table: str) -> pd.DataFrame:
+    """Read one of our Parquet tables back, conformed."""
+    return conform(_read_parquet_part(path, table, pd.read_parquet), table)
+
+
+def check_layout(path: str | Path, table: str) -> None:
+    """Raise what read_table would for a missing file, an unreadable footer or a missing column,
+    reading the footer only (for a table read in chunks)."""
+    found = _read_parquet_part(path, table, pq.read_schema)
+    conform(found.empty_table().to_pandas(), table)
 
 
 def write_table(df: pd.DataFrame, path: str | Path, table: str) -> Path:
     """Conform and write a table as Parquet (creates the parent folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conform(df, table).to_parquet(path, index=False)
-    return path
+    with TableWriter(path, table) as out:
+        out.write(df)
+    return out.path
+
+
+class TableWriter:
+    """Write a table that arrives in parts, one part in memory at a time: each part is conformed
+    and appended as Parquet row groups. The file appears at `path` only when the writer closes
+    without an error (a failed run leaves no partial table behind).
+
+    One part gives the same bytes as pandas' `to_parquet`; a table without rows gets the one empty
+    row group pandas writes.
+    """
+
+    def __init__(self, path: str | Path, table: str):
+        self.path, self.table, self.rows = Path(path), table, 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        self._schema = pa.Schema.from_pandas(empty(table), preserve_index=False)
+        self._writer = pq.ParquetWriter(self._partial, self._schema)
+
+    def write(self, df: pd.DataFrame) -> None:
+        if len(df):
+            self._append(conform(df, self.table))
+
+    def _append(self, df: pd.DataFrame) -> None:
+        self._writer.write_table(pa.Table.from_pandas(df, schema=self._schema, preserve_index=False))
+        self.rows += len(df)
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, error_type, *_) -> None:
+        if error_type is None and not self.rows:
+            self._append(empty(self.table))
+        self._writer.close()
+        if error_type is None:
+            os.replace(self._partial, self.path)
+        else:
+            self._partial.unlink(missing_ok=True)
 
 
 def period_of(vari: pd.DataFrame) -> pd.Series:

@@ -6,7 +6,7 @@ Only the G band is used; transits flagged `rejected_by_variability` are dropped 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,11 +97,13 @@ def chunk_from_rows(
 
 
 def iter_parquet_stars(
-    path: str | Path, stars_per_batch: int, source_ids: np.ndarray | None = None
+    path: str | Path, stars_per_batch: int, source_ids: np.ndarray | None = None,
+    columns: Sequence[str] = COLUMNS,
 ) -> Iterator[pd.DataFrame]:
     """Batches of whole stars from an epoch_photometry Parquet file, read a slice at a time.
 
-    With `source_ids`, rows of other stars (e.g. the other RR Lyrae type) are skipped on read.
+    Reads those of `columns` the file has. With `source_ids`, rows of other stars (e.g. the other
+    RR Lyrae type) are skipped on read.
     Streams when each star's rows are contiguous (how the archive, the simulator and the clean
     stage write them); otherwise reads the needed columns once and sorts them by source_id.
     """
@@ -115,7 +117,7 @@ def iter_parquet_stars(
     names = set(pf.schema_arrow.names)
     if not {"source_id", "time", "mag"} <= names:
         raise DataError(f"{path}: needs columns source_id, time, mag; found {sorted(names)}")
-    columns = [c for c in COLUMNS if c in names]
+    columns = [c for c in columns if c in names]
     if _is_grouped(pf):
         tables = (pa.Table.from_batches([b]) for b in pf.iter_batches(_READ_ROWS, columns=columns))
     else:
