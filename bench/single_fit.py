@@ -1,0 +1,80 @@
+"""One GRU fit on a preprocessed npz with chosen hyperparameters: the validation curve, epoch by epoch.
+
+    python bench/single_fit.py --data data/processed/rrab.npz [--units 32] [--dropout 0.1]
+        [--reg-type none] [--reg-strength 0] [--lr 0.001] [--batch 64] [--epochs 90] [--every 5]
+
+A random 80/20 split (seeded), KDE weights fitted on the training part (as in a CV fold), no early
+stopping: it shows how far a setting goes and how noisy its validation curve is, which a short
+Hyperband cannot. Prints one JSON object (R² and RMSE on the validation and training stars every
+`--every` epochs, the best validation epoch, seconds per epoch, the Keras backend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("data/processed/rrab.npz"))
+    ap.add_argument("--units", type=int, default=32)
+    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--reg-type", default="none")
+    ap.add_argument("--reg-strength", type=float, default=0.0)
+    ap.add_argument("--lr", type=float, default=0.001)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=90)
+    ap.add_argument("--every", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    from rrlfeh.runtime import configure_environment
+
+    configure_environment()
+    import keras
+    import numpy as np
+
+    from rrlfeh.model.dataset import load_tensors
+    from rrlfeh.model.gru import build_model, label_scale
+    from rrlfeh.model.metrics import regression_metrics
+    from rrlfeh.model.splits import fold_weights
+
+    data = load_tensors(args.data)
+    labelled = np.flatnonzero(np.isfinite(data.y))
+    idx = np.random.default_rng(args.seed).permutation(labelled)
+    va, tr = idx[: len(idx) // 5], idx[len(idx) // 5:]
+    X, y = data.X, data.y
+    w_tr, w_va = fold_weights(y[tr], y[va], 1.0)
+    hp = {"units": args.units, "dropout": args.dropout, "reg_type": args.reg_type,
+          "reg_strength": args.reg_strength, "learning_rate": args.lr, "batch_size": args.batch}
+    model = build_model(data.n_points, hp, seed=args.seed + 1, target=label_scale(y[tr]))
+    curve, best = [], {"epoch": 0, "val_r2": -np.inf}
+    seconds: list[float] = []
+
+    class Curve(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.t0)
+            val = regression_metrics(y[va], self.model.predict(X[va], batch_size=2048, verbose=0).ravel(), w_va)
+            if val["r2"] > best["val_r2"]:
+                best.update(epoch=epoch + 1, val_r2=val["r2"], val_rmse=val["rmse"])
+            if (epoch + 1) % args.every == 0:
+                fit = regression_metrics(y[tr], self.model.predict(X[tr], batch_size=2048, verbose=0).ravel(), w_tr)
+                curve.append({"epoch": epoch + 1, "val_r2": val["r2"], "val_rmse": val["rmse"],
+                              "train_r2": fit["r2"], "train_rmse": fit["rmse"]})
+                print(json.dumps(curve[-1]), flush=True)
+
+    model.fit(X[tr], y[tr], sample_weight=w_tr, batch_size=args.batch, epochs=args.epochs, verbose=0,
+              shuffle=True, callbacks=[Curve()])
+    print(json.dumps({"bench": "single_fit", "data": str(args.data), "hparams": hp, "n_train": len(tr),
+                      "n_val": len(va), "backend": keras.backend.backend(), "best": best,
+                      "epoch_s_median": float(np.median(seconds[1:] or seconds)), "curve": curve}, default=float))
+
+
+if __name__ == "__main__":
+    main()
