@@ -24,7 +24,8 @@ import pandas as pd
 from rrlfeh.config.data import CleanConfig, ValidateConfig
 from rrlfeh.data import schema
 from rrlfeh.data.cuts import (
-    CUTS, LABEL_CUTS, details, epoch_counts, failures, first_failure, phi31_cut_applies, star_facts,
+    CUTS, LABEL_CUTS, details, epoch_counts, failures, first_failure, g_rows, phi31_cut_applies,
+    star_facts,
 )
 from rrlfeh.data.plots import bailey_diagram
 from rrlfeh.data.star_sort import write_by_star
@@ -60,8 +61,7 @@ def select_stars(cfg: CleanConfig, vari: pd.DataFrame, counts: pd.DataFrame,
 
 def kept_epochs(epochs: pd.DataFrame, kept_ids) -> pd.DataFrame:
     """The epoch rows a clean table keeps: the G rows of kept stars."""
-    is_g = (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
-    return epochs[is_g & epochs["source_id"].isin(kept_ids).to_numpy()]
+    return epochs[g_rows(epochs) & epochs["source_id"].isin(kept_ids).to_numpy()]
 
 
 def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series,

@@ -60,18 +60,30 @@ def star_facts(vari: pd.DataFrame, counts: pd.DataFrame, labels: pd.DataFrame) -
     return facts
 
 
+def g_rows(epochs: pd.DataFrame) -> np.ndarray:
+    """Rows of a conformed epoch table in the G band (a missing band is not G)."""
+    return (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
+
+
+def clean_g_rows(epochs: pd.DataFrame) -> np.ndarray:
+    """Clean G epochs, what the min_clean_epochs cut counts: G, not rejected_by_variability,
+    finite magnitude."""
+    return (g_rows(epochs) & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
+            & np.isfinite(epochs["mag"].to_numpy(dtype=float)))
+
+
 def epoch_counts(epochs: pd.DataFrame) -> pd.DataFrame:
-    """Rows per star; a clean G epoch is band G, not rejected_by_variability, finite magnitude.
+    """Rows per star (all, G, clean G, flagged G, NaN-magnitude G, duplicated transits).
 
     Duplicate transits are found within `epochs`: give whole stars (chunks of whole stars may be
     counted one by one and concatenated)."""
-    g = (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
+    g = g_rows(epochs)
     flagged = epochs["rejected_by_variability"].to_numpy(dtype=bool)
     finite = np.isfinite(epochs["mag"].to_numpy(dtype=float))
     star, ids = pd.factorize(epochs["source_id"].to_numpy())
     masks = {
         "n_rows": np.ones(len(epochs), dtype=bool),
-        "n_g": g, "n_clean_g": g & ~flagged & finite,
+        "n_g": g, "n_clean_g": clean_g_rows(epochs),
         "n_flagged_g": g & flagged, "n_nan_mag_g": g & ~finite,
         "n_duplicate_rows": duplicate_transits(epochs),
     }

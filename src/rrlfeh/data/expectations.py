@@ -21,6 +21,7 @@ from great_expectations.expectations.row_conditions import Column
 
 from rrlfeh.config.data import CleanConfig, ValidateConfig
 from rrlfeh.data import schema
+from rrlfeh.data.cuts import clean_g_rows, g_rows
 
 Suites = dict[str, list[gxe.Expectation]]
 Table = pd.DataFrame | Iterable[pd.DataFrame]  # a whole table, or its chunks
@@ -173,15 +174,6 @@ def _member(ids: pd.Series, of: pd.Series) -> np.ndarray:
     return ids.isin(of).to_numpy()
 
 
-def _is_g(epochs: pd.DataFrame) -> np.ndarray:
-    return (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
-
-
-def _is_clean_g(epochs: pd.DataFrame) -> np.ndarray:
-    return (_is_g(epochs) & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
-            & np.isfinite(epochs["mag"].to_numpy(dtype=float)))
-
-
 def _epoch_batches(epochs: Table, vari: pd.DataFrame, counted: Callable[[pd.DataFrame], np.ndarray],
                    counts: list[pd.Series]) -> Iterator[pd.DataFrame]:
     """The epoch chunks with `in_vari_rrlyrae`; appends each chunk's rows per star that pass
@@ -206,7 +198,7 @@ def raw_batches(vari: pd.DataFrame, epochs: Table, labels: pd.DataFrame) -> Batc
         yield vari.assign(n_g_epochs=_per_star(vari["source_id"], n_g))
 
     return {
-        "epoch_photometry": _epoch_batches(epochs, vari, _is_g, n_g),
+        "epoch_photometry": _epoch_batches(epochs, vari, g_rows, n_g),
         "vari_rrlyrae": stars(),
         "labels": labels.assign(in_vari_rrlyrae=_member(labels["source_id"], vari["source_id"])),
     }
@@ -224,7 +216,7 @@ def clean_batches(tables: dict[str, Table]) -> Batches:
             has_label=_member(vari["source_id"], labels["source_id"]))
 
     return {
-        "epoch_photometry": _epoch_batches(tables["epoch_photometry"], vari, _is_clean_g, n_clean),
+        "epoch_photometry": _epoch_batches(tables["epoch_photometry"], vari, clean_g_rows, n_clean),
         "vari_rrlyrae": stars(),
         "labels": labels.assign(in_vari_rrlyrae=_member(labels["source_id"], vari["source_id"])),
         "rejected": rejected.assign(kept=_member(rejected["source_id"], vari["source_id"])),
