@@ -68,6 +68,8 @@ TINY = {
     "split": {"test_fraction": 0.15, "n_bins": 4},
     "tune": {"max_epochs": 2, "factor": 2, "units": [8, 12], "dropout": [0.1, 0.2], "learning_rate": [0.01],
              "batch_size": [16], "reg_type": ["none", "l2"], "reg_strength": [1.0e-5]},
+    # the cosine recipe: continued Hyperband rounds resume its schedule; folds follow it to the end
+    "fit": {"schedule": "cosine", "lr_warmup_epochs": 0, "final_lr_fraction": 0.5, "clipnorm": 1.0},
     # n_jobs 2: the folds train in two worker processes, their runs nested under the parent's
     "train": {"k_folds": 2, "repeats": 1, "epochs": 10, "patience": 10, "warmup_epochs": 2, "n_jobs": 2},
 }

@@ -52,13 +52,39 @@ class TuneConfig:
 
 
 @dataclass(frozen=True)
+class FitConfig:
+    """How every GRU is optimized, in Hyperband trials and CV folds alike (model.gru.make_optimizer).
+
+    `schedule: constant` with clipnorm 0 is the paper's plain Adam.
+    """
+
+    schedule: str = "constant"  # constant (the paper's) | cosine (warm-up, then cosine decay over the fit)
+    lr_warmup_epochs: int = 5  # linear warm-up of the learning rate (cosine only)
+    final_lr_fraction: float = 0.02  # the rate at the end of the fit, as a fraction of the peak
+    clipnorm: float = 0.0  # clip gradients to this global norm; 0 = off
+    weight_decay: float = 0.0  # > 0: AdamW with this decoupled weight decay; 0: Adam
+    ema_momentum: float = 0.0  # > 0: the fit ends on an exponential moving average of the weights
+
+    def check(self) -> None:
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"fit.schedule must be cosine or constant, got {self.schedule!r}")
+        if self.lr_warmup_epochs < 0 or not 0.0 < self.final_lr_fraction <= 1.0:
+            raise ValueError("fit: lr_warmup_epochs >= 0 and final_lr_fraction in (0, 1] required")
+        if self.clipnorm < 0 or self.weight_decay < 0 or not 0.0 <= self.ema_momentum < 1.0:
+            raise ValueError("fit: clipnorm >= 0, weight_decay >= 0 and ema_momentum in [0, 1) required")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Repeated stratified K-fold CV; each fold trains until its validation loss stops improving."""
 
     k_folds: int = 5
     repeats: int = 1
     epochs: int = 40  # at most, per fold
-    patience: int = 10  # early stopping on the validation fold's weighted MSE, best weights restored
+    # early stopping on the validation fold's weighted MSE, best weights restored; 0 = none: every
+    # fold trains all `epochs` and keeps its final weights (a cosine schedule converges by then, and
+    # no fold's validation stars choose its weights, so out-of-fold scores stay honest)
+    patience: int = 10
     # the GRU's validation loss sits on a plateau for its first ~10-20 epochs: early stopping (and the
     # choice of best weights) starts after this many
     warmup_epochs: int = 15

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rrlfeh.config.data import CleanConfig, ExtractConfig, ValidateConfig
-from rrlfeh.config.model import SplitConfig, TrainConfig, TuneConfig
+from rrlfeh.config.model import FitConfig, SplitConfig, TrainConfig, TuneConfig
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.config.serving import PredictConfig, RegisterConfig
 
@@ -19,6 +19,7 @@ class Params:
     preprocess: PreprocessConfig
     split: SplitConfig
     tune: TuneConfig
+    fit: FitConfig
     train: TrainConfig
     register: RegisterConfig
     predict: PredictConfig

@@ -48,7 +48,7 @@ class FoldResult:
 def train_params(params: Params) -> dict:
     """The params.yaml sections this stage reads (dvc.yaml declares the same)."""
     return {"seed": params.seed, "split": to_dict(params.split), "train": to_dict(params.train),
-            "preprocess": to_dict(params.preprocess)}
+            "fit": to_dict(params.fit), "preprocess": to_dict(params.preprocess)}
 
 
 def _fit_folds(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np.ndarray,
@@ -86,7 +86,7 @@ def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np
     import keras
 
     from rrlfeh.model.callbacks import EpochTimer, MlflowEpochLogger
-    from rrlfeh.model.gru import build_model, label_scale
+    from rrlfeh.model.gru import build_model, label_scale, make_optimizer
 
     tr, va = dev[fold.train], dev[fold.val]
     y_tr, y_va = data.y[tr], data.y[va]
@@ -98,22 +98,28 @@ def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np
         parent_run_id=parent_run_id,
     ) as run:
         keras.backend.clear_session()
+        batch, epochs = int(hp["batch_size"]), params.train.epochs
+        optimizer = make_optimizer(hp, params.fit, steps_per_epoch=-(-len(tr) // batch), epochs=epochs)
         model = build_model(data.n_points, hp, seed=params.seed + 1000 * fold.repeat + fold.fold,
-                            target=label_scale(y_tr))
+                            target=label_scale(y_tr), optimizer=optimizer)
         timer = EpochTimer()
-        stop = keras.callbacks.EarlyStopping(
-            monitor=MONITOR, mode="min", patience=params.train.patience, restore_best_weights=True,
-            start_from_epoch=min(params.train.warmup_epochs, params.train.epochs - 1))
+        callbacks = [timer, MlflowEpochLogger(run.info.run_id), keras.callbacks.TerminateOnNaN()]
+        stop = None
+        if params.train.patience > 0:
+            stop = keras.callbacks.EarlyStopping(
+                monitor=MONITOR, mode="min", patience=params.train.patience, restore_best_weights=True,
+                start_from_epoch=min(params.train.warmup_epochs, epochs - 1))
+            callbacks.insert(0, stop)
         hist = model.fit(
             data.X[tr], y_tr, sample_weight=w_tr, validation_data=(data.X[va], y_va, w_va),
-            batch_size=int(hp["batch_size"]), epochs=params.train.epochs, verbose=0, shuffle=True,
-            callbacks=[stop, timer, MlflowEpochLogger(run.info.run_id), keras.callbacks.TerminateOnNaN()],
+            batch_size=batch, epochs=epochs, verbose=0, shuffle=True, callbacks=callbacks,
         )
         history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
         curve = np.asarray(history.get(MONITOR, [np.nan]), dtype="float64")
         if not np.isfinite(curve).any():
             raise DataError(f"{name}: training diverged (no finite {MONITOR}); lower the learning rate")
-        best_epoch = int(stop.best_epoch)  # the epoch whose weights were restored (0-based)
+        # the epoch whose weights the model keeps (0-based): restored best, or the last one
+        best_epoch = int(stop.best_epoch) if stop is not None else len(curve) - 1
         preds = [model.predict(data.X[idx], batch_size=1024, verbose=0).ravel() for idx in (tr, va, test)]
         m_tr, m_va = regression_metrics(y_tr, preds[0], w_tr), regression_metrics(y_va, preds[1], w_va)
         o_va = report.oracle_metrics(None if oracle is None else oracle[va], y_va, w_va)

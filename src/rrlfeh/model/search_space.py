@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import keras_tuner as kt
 
-from rrlfeh.config.model import TuneConfig
-from rrlfeh.model.gru import build_model
+from rrlfeh.config.model import FitConfig, TuneConfig
+from rrlfeh.model.gru import build_model, make_optimizer
 
 # the keys a trial's hyperparameters share with build_model's `hp`
 HP_KEYS = ("units", "dropout", "learning_rate", "reg_type", "reg_strength", "batch_size")
 
 
 class GRUHyperModel(kt.HyperModel):
-    """Builds the GRU for one trial's hyperparameters; batch size is tuned in `fit`."""
+    """Builds the GRU for one trial's hyperparameters; batch size is tuned in `fit`.
 
-    def __init__(self, n_points: int, space: TuneConfig, seed: int, target: tuple[float, float] = (0.0, 1.0)):
+    Every trial's learning-rate schedule spans the search horizon (`tune.max_epochs`), the fit
+    recipe of the CV folds compressed to it: a trial Hyperband stops at round r has followed the
+    first part of that schedule, and the next round continues it where it stopped.
+    """
+
+    def __init__(self, n_points: int, space: TuneConfig, seed: int, target: tuple[float, float] = (0.0, 1.0),
+                 fit: FitConfig | None = None, n_train: int = 1):
         super().__init__(name="gru_feh", tunable=True)
         self.n_points = int(n_points)
         self.space = space
         self.seed = int(seed)
         self.target = target  # (mean, std) of the training labels
+        self.fit_config = fit
+        self.n_train = int(n_train)
+
+    def _steps_per_epoch(self, hp: kt.HyperParameters) -> int:
+        return -(-self.n_train // int(hp.get("batch_size")))
 
     def declare(self, hp: kt.HyperParameters) -> dict:
         s = self.space
@@ -39,9 +50,15 @@ class GRUHyperModel(kt.HyperModel):
         return values
 
     def build(self, hp: kt.HyperParameters):
-        return build_model(self.n_points, self.declare(hp), seed=self.seed, target=self.target)
+        values = self.declare(hp)
+        optimizer = make_optimizer(values, self.fit_config, self._steps_per_epoch(hp), self.space.max_epochs)
+        return build_model(self.n_points, values, seed=self.seed, target=self.target, optimizer=optimizer)
 
     def fit(self, hp: kt.HyperParameters, model, *args, **kwargs):
+        # a continued Hyperband round starts a new optimizer: put its schedule where the last stopped
+        start = int(kwargs.get("initial_epoch", 0) or 0)
+        if start:
+            model.optimizer.iterations.assign(start * self._steps_per_epoch(hp))
         return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
 
 

@@ -76,7 +76,7 @@ def search_fingerprint(params: Params, data_md5: str, n_points: int) -> str:
     """What a search depends on; a resumed search must match it exactly."""
     key = {
         "seed": params.seed, "split": to_dict(params.split), "tune": to_dict(params.tune),
-        "kde_alpha": params.preprocess.kde_alpha, "data_md5": data_md5, "n_points": n_points,
+        "fit": to_dict(params.fit), "kde_alpha": params.preprocess.kde_alpha, "data_md5": data_md5, "n_points": n_points,
     }
     return hashlib.md5(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
@@ -97,7 +97,7 @@ def _previous_search(search_dir: Path, fingerprint: str) -> str | None:
 def tune_params(params: Params) -> dict:
     """The params.yaml sections this stage reads (dvc.yaml declares the same)."""
     return {"seed": params.seed, "split": to_dict(params.split), "tune": to_dict(params.tune),
-            "preprocess": {"kde_alpha": params.preprocess.kde_alpha}}
+            "fit": to_dict(params.fit), "preprocess": {"kde_alpha": params.preprocess.kde_alpha}}
 
 
 def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> dict:
@@ -129,7 +129,8 @@ def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> 
             json.dumps({"fingerprint": fingerprint, "mlflow_run_id": parent.info.run_id}, indent=1))
         mlflow.log_metrics({k: float(v) for k, v in counts.items()})
         tuner = MlflowHyperband(
-            hypermodel=GRUHyperModel(data.n_points, params.tune, params.seed, label_scale(data.y[fit_idx])),
+            hypermodel=GRUHyperModel(data.n_points, params.tune, params.seed, label_scale(data.y[fit_idx]),
+                                     fit=params.fit, n_train=len(fit_idx)),
             objective=kt.Objective(OBJECTIVE, direction="min"),
             max_epochs=params.tune.max_epochs,
             factor=params.tune.factor,
