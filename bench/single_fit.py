@@ -66,7 +66,7 @@ def main() -> None:
     fit = FitConfig(schedule=args.schedule, lr_warmup_epochs=args.lr_warmup, final_lr_fraction=args.final_lr,
                     clipnorm=args.clipnorm, weight_decay=args.weight_decay, ema_momentum=args.ema)
     fit.check()
-    optimizer = make_optimizer(hp, fit, steps_per_epoch=-(-len(tr) // args.batch), epochs=args.epochs)
+    optimizer = make_optimizer(hp, fit, n_train=len(tr), epochs=args.epochs)
     model = build_model(data.n_points, hp, seed=args.seed + 1, target=label_scale(y[tr]), optimizer=optimizer)
     curve, best = [], {"epoch": 0, "val_r2": -np.inf}
     seconds: list[float] = []

@@ -27,7 +27,7 @@ def test_no_recipe_is_the_papers_constant_adam():
 
 def test_cosine_schedule_warms_up_peaks_and_decays_to_the_final_fraction():
     fit = FitConfig(schedule="cosine", lr_warmup_epochs=2, final_lr_fraction=0.05, clipnorm=1.0)
-    opt = make_optimizer({"learning_rate": 0.004}, fit, steps_per_epoch=10, epochs=20)
+    opt = make_optimizer({"learning_rate": 0.004, "batch_size": 8}, fit, n_train=75, epochs=20)  # 10 steps/epoch
     assert _lr_at(opt, 0) == pytest.approx(0.004 * 0.05, rel=1e-4)
     assert _lr_at(opt, 20) == pytest.approx(0.004, rel=1e-4)  # end of warm-up: the peak
     assert _lr_at(opt, 110) < _lr_at(opt, 60) < _lr_at(opt, 20)  # decaying
@@ -36,7 +36,7 @@ def test_cosine_schedule_warms_up_peaks_and_decays_to_the_final_fraction():
 
 
 def test_weight_decay_means_adamw_and_ema_is_on_when_asked():
-    opt = make_optimizer({"learning_rate": 0.001}, FitConfig(weight_decay=1e-4, ema_momentum=0.99), 5, 3)
+    opt = make_optimizer({"learning_rate": 0.001}, FitConfig(weight_decay=1e-4, ema_momentum=0.99), 50, 3)
     assert isinstance(opt, keras.optimizers.AdamW) and opt.weight_decay == pytest.approx(1e-4)
     assert opt.use_ema and opt.ema_momentum == pytest.approx(0.99)
 

@@ -99,7 +99,7 @@ def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np
     ) as run:
         keras.backend.clear_session()
         batch, epochs = int(hp["batch_size"]), params.train.epochs
-        optimizer = make_optimizer(hp, params.fit, steps_per_epoch=-(-len(tr) // batch), epochs=epochs)
+        optimizer = make_optimizer(hp, params.fit, n_train=len(tr), epochs=epochs)
         model = build_model(data.n_points, hp, seed=params.seed + 1000 * fold.repeat + fold.fold,
                             target=label_scale(y_tr), optimizer=optimizer)
         timer = EpochTimer()

@@ -55,24 +55,26 @@ def _regularizer(reg_type: str, strength: float):
     }[reg_type]()
 
 
-def make_optimizer(hp: dict[str, Any], fit=None, steps_per_epoch: int = 1, epochs: int = 1):
+def make_optimizer(hp: dict[str, Any], fit=None, n_train: int = 1, epochs: int = 1):
     """Adam at hp's learning rate, shaped by the fit recipe (params `fit`, config.model.FitConfig).
 
     Without a recipe: the paper's constant-rate Adam. With one: a linear warm-up to the learning rate
     over `fit.lr_warmup_epochs`, then a cosine decay to `fit.final_lr_fraction` of it at the end of
-    the `epochs`-long fit (the rate a noisy validation curve needs to settle, instead of early
+    the `epochs`-long fit over `n_train` stars at hp's batch size (the rate a noisy validation curve needs to settle, instead of early
     stopping on its noise); gradients clipped to `fit.clipnorm`; AdamW when `fit.weight_decay` > 0;
     an exponential moving average of the weights when `fit.ema_momentum` > 0.
     """
     import keras
 
-    lr = float(full_hparams(hp)["learning_rate"])
+    hp = full_hparams(hp)
+    lr = float(hp["learning_rate"])
     if fit is None:
         return keras.optimizers.Adam(learning_rate=lr)
-    total = max(1, int(steps_per_epoch) * int(epochs))
+    steps_per_epoch = steps_per_epoch_of(n_train, hp)
+    total = max(1, steps_per_epoch * int(epochs))
     schedule: Any = lr
     if fit.schedule == "cosine":
-        warmup = min(int(steps_per_epoch) * int(fit.lr_warmup_epochs), total - 1)
+        warmup = min(steps_per_epoch * int(fit.lr_warmup_epochs), total - 1)
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=lr * fit.final_lr_fraction if warmup else lr,
             decay_steps=total - warmup, alpha=fit.final_lr_fraction,
@@ -85,6 +87,11 @@ def make_optimizer(hp: dict[str, Any], fit=None, steps_per_epoch: int = 1, epoch
     if fit.weight_decay > 0:
         return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=float(fit.weight_decay), **extra)
     return keras.optimizers.Adam(learning_rate=schedule, **extra)
+
+
+def steps_per_epoch_of(n_train: int, hp: dict[str, Any]) -> int:
+    """Optimizer steps in one epoch over n_train stars at hp's batch size (the last batch partial)."""
+    return max(1, -(-int(n_train) // int(full_hparams(hp)["batch_size"])))
 
 
 def build_model(n_points: int, hp: dict[str, Any], seed: int, target: tuple[float, float] = (0.0, 1.0),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras_tuner as kt
 
 from rrlfeh.config.model import FitConfig, TuneConfig
-from rrlfeh.model.gru import build_model, make_optimizer
+from rrlfeh.model.gru import build_model, make_optimizer, steps_per_epoch_of
 
 # the keys a trial's hyperparameters share with build_model's `hp`
 HP_KEYS = ("units", "dropout", "learning_rate", "reg_type", "reg_strength", "batch_size")
@@ -29,9 +29,6 @@ class GRUHyperModel(kt.HyperModel):
         self.fit_config = fit
         self.n_train = int(n_train)
 
-    def _steps_per_epoch(self, hp: kt.HyperParameters) -> int:
-        return -(-self.n_train // int(hp.get("batch_size")))
-
     def declare(self, hp: kt.HyperParameters) -> dict:
         s = self.space
         regularized = [t for t in s.reg_type if t != "none"]
@@ -51,14 +48,14 @@ class GRUHyperModel(kt.HyperModel):
 
     def build(self, hp: kt.HyperParameters):
         values = self.declare(hp)
-        optimizer = make_optimizer(values, self.fit_config, self._steps_per_epoch(hp), self.space.max_epochs)
+        optimizer = make_optimizer(values, self.fit_config, self.n_train, self.space.max_epochs)
         return build_model(self.n_points, values, seed=self.seed, target=self.target, optimizer=optimizer)
 
     def fit(self, hp: kt.HyperParameters, model, *args, **kwargs):
         # a continued Hyperband round starts a new optimizer: put its schedule where the last stopped
         start = int(kwargs.get("initial_epoch", 0) or 0)
         if start:
-            model.optimizer.iterations.assign(start * self._steps_per_epoch(hp))
+            model.optimizer.iterations.assign(start * steps_per_epoch_of(self.n_train, {"batch_size": hp.get("batch_size")}))
         return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
 
 
