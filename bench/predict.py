@@ -17,6 +17,8 @@ the GRU ensemble, the catalogue and rejects files.
   paper-size  an UNTRAINED ensemble of the paper's size (n_points 264/265, --units GRU units,
               --folds folds per type): speed only, its [Fe/H] values mean nothing
   any other   a model URI (models:/..., runs:/..., a folder)
+--models-dir DIR  instead of --model: the trained fold models of DIR/{rrab,rrc} (what `rrlfeh train`
+              writes), logged and registered like `rrlfeh register` does, in a private store (no gate)
 Prints one JSON object: which model, stars/s, wall time, peak RSS of the main process and of the
 largest worker, and the time 270,000 stars would take at that rate.
 """
@@ -158,6 +160,27 @@ def paper_size_model(workdir: Path, units: int, folds: int, seed: int) -> str:
     return f"models:/{name}@bench"
 
 
+def trained_model(workdir: Path, models_dir: Path) -> str:
+    """The fold models `rrlfeh train` wrote under models_dir, logged and registered (no gate)."""
+    import mlflow
+
+    from rrlfeh.config import load_params
+    from rrlfeh.serving.packaging import read_manifests
+    from rrlfeh.serving.registry import log_model
+
+    _private_store(workdir, "trained")
+    manifests = read_manifests(models_dir)
+    example = pd.DataFrame({"source_id": [1], "type": ["RRab"], "period": [0.6], "epoch_g": [2000.0],
+                            "time": [list(np.linspace(1700, 2700, 60))],
+                            "mag": [list(15 + 0.3 * np.cos(np.linspace(0, 60, 60)))]})
+    mlflow.set_experiment("bench")
+    with mlflow.start_run(run_name=f"trained-{models_dir.name}"):
+        info = log_model(manifests, models_dir, load_params(ROOT / "params.yaml").predict, example)
+    version = mlflow.register_model(info.model_uri, "rrl-feh-bench").version
+    mlflow.MlflowClient().set_registered_model_alias("rrl-feh-bench", "bench", version)
+    return "models:/rrl-feh-bench@bench"
+
+
 def _peak_rss_mb() -> tuple[float, float]:
     """(peak RSS of this process since the last reset, of the largest finished child), MiB."""
     hwm = 0.0
@@ -166,6 +189,21 @@ def _peak_rss_mb() -> tuple[float, float]:
             if line.startswith("VmHWM:"):
                 hwm = int(line.split()[1]) / 1024
     return hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _gpu_name() -> str:
+    """The accelerator Keras ran on ('none' on a CPU-only machine)."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        gpus = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    else:
+        import tensorflow as tf
+
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return ", ".join(gpus) or "none"
 
 
 def _cpu_seconds() -> float:
@@ -187,6 +225,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n-stars", type=int, default=100_000)
     ap.add_argument("--model", default="auto")
+    ap.add_argument("--models-dir", type=Path, default=None,
+                    help="trained fold models (DIR/rrab, DIR/rrc) to register and use instead of --model")
     ap.add_argument("--units", type=int, default=32, help="paper-size: GRU units")
     ap.add_argument("--folds", type=int, default=5, help="paper-size: fold models per type")
     ap.add_argument("--ensemble-size", type=int, default=None, help="default predict.ensemble_size")
@@ -209,7 +249,10 @@ def main() -> None:
 
     data = simulate_catalogue(args.n_stars, args.seed, args.workdir / f"data_n{args.n_stars}_s{args.seed}")
     model, label = args.model, args.model
-    if model == "auto":
+    if args.models_dir is not None:
+        model = trained_model(args.workdir, args.models_dir)
+        label = f"trained fold models of {args.models_dir}"
+    elif model == "auto":
         import mlflow
 
         store = tracking_uri()
@@ -262,7 +305,7 @@ def main() -> None:
         "peak_rss_main_mb": round(main_mb),
         "peak_rss_largest_worker_mb": round(child_mb) if local else None,
         "cpu_cores": cores, "machine": platform.processor() or platform.machine(),
-        "gpu": "none",
+        "gpu": _gpu_name(),
     }, indent=2))
 
 

@@ -60,7 +60,7 @@ def main() -> None:
     idx = np.random.default_rng(args.seed).permutation(labelled)
     va, tr = idx[: len(idx) // 5], idx[len(idx) // 5:]
     X, y = data.X, data.y
-    w_tr, w_va = fold_weights(y[tr], y[va], 1.0)
+    w_tr, w_va = fold_weights(y[tr], y[va], 1.0, 5.0)
     hp = {"units": args.units, "dropout": args.dropout, "reg_type": args.reg_type,
           "reg_strength": args.reg_strength, "learning_rate": args.lr, "batch_size": args.batch}
     fit = FitConfig(schedule=args.schedule, lr_warmup_epochs=args.lr_warmup, final_lr_fraction=args.final_lr,

@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from rrlfeh.runtime import configure_environment
+from rrlfeh.runtime import configure_environment, use_keras_backend
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
@@ -101,11 +101,13 @@ def tune(
     params: Path = PARAMS,
 ) -> None:
     """keras-tuner Hyperband search, one MLflow child run per trial."""
+    p = _params(params)
+    use_keras_backend(p.fit.backend)
     from rrlfeh.model.tune import run_tune
 
     t = _type(star_type)
     run_tune(
-        _params(params), t,
+        p, t,
         data or Path(f"data/processed/{t}.npz"),
         out or Path(f"models/tune/{t}"),
     )
@@ -124,11 +126,13 @@ def train(
     params: Path = PARAMS,
 ) -> None:
     """Repeated stratified K-fold CV of the GRU, one MLflow child run per fold."""
+    p = _params(params)
+    use_keras_backend(p.fit.backend)
     from rrlfeh.model.cv import run_train
 
     t = _type(star_type)
     run_train(
-        _params(params), t,
+        p, t,
         data or Path(f"data/processed/{t}.npz"),
         hparams or Path(f"models/tune/{t}/best_hparams.json"),
         out or Path(f"models/{t}"),
@@ -147,6 +151,7 @@ def register(
     params: Path = PARAMS,
 ) -> None:
     """Log the end-to-end model, register it as challenger, promote it through the gate."""
+    use_keras_backend("tensorflow")  # the served model's backend
     from rrlfeh.serving.registry import run_register
 
     result = run_register(_params(params), models, processed, clean_dir, out)
@@ -193,6 +198,7 @@ def predict(
     import dataclasses
     import json
 
+    use_keras_backend("tensorflow")  # the served model's backend
     from rrlfeh.serving.predict import run_predict
 
     if engine not in ("local", "spark"):
@@ -205,7 +211,7 @@ def predict(
 
 
 def main() -> None:
-    configure_environment()
+    configure_environment(keras_backend=None)  # training stages take theirs from params.fit.backend
     from rrlfeh.errors import RRLFehError
 
     try:

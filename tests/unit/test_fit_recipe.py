@@ -8,7 +8,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from rrlfeh.config.model import FitConfig  # noqa: E402
-from rrlfeh.model.fused import fuse  # noqa: E402
+from rrlfeh.model.fused import fuse, stack  # noqa: E402
 from rrlfeh.model.gru import build_model, make_optimizer  # noqa: E402
 
 
@@ -55,12 +55,26 @@ def test_fused_ensemble_gives_the_fold_models_answers():
         m.set_weights([w + rng.normal(0, 0.2, w.shape).astype("float32") for w in m.get_weights()])
     X = rng.normal(size=(7, 12, 2)).astype("float32")
     separate = np.stack([m.predict(X, verbose=0).ravel() for m in models], axis=1)
-    fused = fuse(models)
-    out = np.asarray(fused.predict(X, verbose=0))
-    assert out.shape == (7, 3)
-    np.testing.assert_allclose(out, separate, atol=1e-5)
+    for ensemble in (fuse(models), stack(models)):
+        out = np.asarray(ensemble.predict(X, verbose=0))
+        assert out.shape == (7, 3)
+        np.testing.assert_allclose(out, separate, atol=1e-5)
 
 
 def test_fusing_models_of_different_shapes_is_refused():
     with pytest.raises(ValueError, match="differ"):
         fuse([build_model(12, {"units": 4}, seed=0), build_model(12, {"units": 6}, seed=0)])
+
+
+@pytest.mark.parametrize("n", [1, 3, 64, 65, 200])
+def test_served_ensemble_is_one_call_per_batch_and_gives_the_fold_models_answers(n):
+    """The pyfunc's TypeModel: fused network for small batches, stacked for large, padded batches."""
+    from rrlfeh.serving.pyfunc import SMALL_BATCH, TypeModel
+
+    rng = np.random.default_rng(1)
+    models = [build_model(12, {"units": 4}, seed=k, target=(-1.5, 0.4)) for k in range(3)]
+    tm = TypeModel(key="rrab", manifest={"n_points": 12}, models=models)
+    X = rng.normal(size=(n, 12, 2)).astype("float32")
+    separate = np.stack([m.predict(X, verbose=0).ravel() for m in models], axis=1)
+    np.testing.assert_allclose(tm.predict(X, batch_size=128), separate, atol=1e-5)
+    assert SMALL_BATCH < 65

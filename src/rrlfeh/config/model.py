@@ -21,20 +21,25 @@ class SplitConfig:
 class TuneConfig:
     """keras-tuner Hyperband: the budget (epochs per model, halving factor, sweeps) and the space."""
 
-    max_epochs: int = 6
+    max_epochs: int = 90
     factor: int = 3
+    # the shortest Hyperband round: brackets whose first round would train fewer epochs are skipped
+    # (keras-tuner's oracle min_epochs), so no trial is ranked on the GRU's early plateau
+    min_epochs: int = 30
     hyperband_iterations: int = 1
     validation_fraction: float = 0.2  # stratified hold-out of the development set (the objective)
-    dropout: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.4, 0.6])
-    learning_rate: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1])
-    batch_size: list[int] = field(default_factory=lambda: [128, 256, 512])
-    units: list[int] = field(default_factory=lambda: [16, 32])
-    reg_type: list[str] = field(default_factory=lambda: ["none", "l1", "l2", "l1_l2"])
-    reg_strength: list[float] = field(default_factory=lambda: [1.0e-5, 1.0e-4, 1.0e-3])
+    dropout: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2])
+    learning_rate: list[float] = field(default_factory=lambda: [0.001, 0.003, 0.01])
+    batch_size: list[int] = field(default_factory=lambda: [32, 64, 128])
+    units: list[int] = field(default_factory=lambda: [32])
+    reg_type: list[str] = field(default_factory=lambda: ["none", "l2"])
+    reg_strength: list[float] = field(default_factory=lambda: [1.0e-5, 1.0e-4])
 
     def check(self) -> None:
         if self.max_epochs < 1 or self.factor < 2 or self.hyperband_iterations < 1:
             raise ValueError("tune: max_epochs >= 1, factor >= 2, hyperband_iterations >= 1 required")
+        if not 1 <= self.min_epochs <= self.max_epochs:
+            raise ValueError(f"tune.min_epochs must be in [1, max_epochs], got {self.min_epochs}")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(f"tune.validation_fraction must be in (0, 1), got {self.validation_fraction}")
         for name in ("dropout", "learning_rate", "batch_size", "units", "reg_type", "reg_strength"):
@@ -55,17 +60,23 @@ class TuneConfig:
 class FitConfig:
     """How every GRU is optimized, in Hyperband trials and CV folds alike (model.gru.make_optimizer).
 
-    `schedule: constant` with clipnorm 0 is the paper's plain Adam.
+    `schedule: constant` with clipnorm 0 is the paper's plain Adam; the default (warm-up + cosine
+    decay, clipping at global norm 1) is what made the GRU converge (docs/BENCHMARKS.md).
     """
 
-    schedule: str = "constant"  # constant (the paper's) | cosine (warm-up, then cosine decay over the fit)
+    schedule: str = "cosine"  # cosine (warm-up, then cosine decay over the fit) | constant (the paper's)
     lr_warmup_epochs: int = 5  # linear warm-up of the learning rate (cosine only)
     final_lr_fraction: float = 0.02  # the rate at the end of the fit, as a fraction of the peak
-    clipnorm: float = 0.0  # clip gradients to this global norm; 0 = off
+    clipnorm: float = 1.0  # clip gradients to this global norm; 0 = off
     weight_decay: float = 0.0  # > 0: AdamW with this decoupled weight decay; 0: Adam
     ema_momentum: float = 0.0  # > 0: the fit ends on an exponential moving average of the weights
+    # Keras backend of the tune and train stages (KERAS_BACKEND in the environment wins); the saved
+    # fold models load and predict the same under either, and serving runs them on TensorFlow
+    backend: str = "jax"
 
     def check(self) -> None:
+        if self.backend not in ("jax", "tensorflow"):
+            raise ValueError(f"fit.backend must be jax or tensorflow, got {self.backend!r}")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"fit.schedule must be cosine or constant, got {self.schedule!r}")
         if self.lr_warmup_epochs < 0 or not 0.0 < self.final_lr_fraction <= 1.0:
@@ -76,15 +87,16 @@ class FitConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Repeated stratified K-fold CV; each fold trains until its validation loss stops improving."""
+    """Repeated stratified K-fold CV; each fold trains every epoch of its cosine schedule (or, with
+    patience > 0, until its validation loss stops improving)."""
 
     k_folds: int = 5
     repeats: int = 1
-    epochs: int = 40  # at most, per fold
+    epochs: int = 200  # per fold (at most, with early stopping)
     # early stopping on the validation fold's weighted MSE, best weights restored; 0 = none: every
     # fold trains all `epochs` and keeps its final weights (a cosine schedule converges by then, and
     # no fold's validation stars choose its weights, so out-of-fold scores stay honest)
-    patience: int = 10
+    patience: int = 0
     # the GRU's validation loss sits on a plateau for its first ~10-20 epochs: early stopping (and the
     # choice of best weights) starts after this many
     warmup_epochs: int = 15

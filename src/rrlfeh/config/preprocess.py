@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    n_points_rrab: int = 264
-    n_points_rrc: int = 265
+    # resampled points the GRU sees; the spline has 32 knots, so 64 keep the fitted curve and cost a
+    # quarter of the paper's 264 / 265 (docs/BENCHMARKS.md); the paper's values stay params
+    n_points_rrab: int = 64
+    n_points_rrc: int = 64
     # lam of the periodic smoothing spline: sum (m - f)^2 + lam * int_0^1 f''(phase)^2, magnitudes
     # in mag (the `lam` of scipy's make_smoothing_spline; fixed, no per-curve GCV search)
     smoothing: float = 5e-6
@@ -16,6 +18,8 @@ class PreprocessConfig:
     min_epochs: int = 12  # floor for a meaningful fit (training and inference cuts are stricter)
     max_phase_gap: float = 0.25  # reject curves with a wider phase gap (unconstrained branch)
     kde_alpha: float = 1.0  # weight exponent: w ~ density(feh) ** -alpha
+    # no star weighs more than this many times the mean (features.weights.cap_weights)
+    kde_max_weight: float = 5.0
     chunk_stars: int = 5000  # stars per chunk when streaming the epoch table
     n_jobs: int = 0  # worker processes; 0 = all cores
 
@@ -30,6 +34,8 @@ class PreprocessConfig:
             raise ValueError(f"min_epochs must be at least 3, got {self.min_epochs}")
         if not 0 < self.max_phase_gap <= 1:
             raise ValueError(f"max_phase_gap must be in (0, 1], got {self.max_phase_gap}")
+        if not self.kde_max_weight >= 1:
+            raise ValueError(f"kde_max_weight must be >= 1 (the mean weight), got {self.kde_max_weight}")
         if self.kde_alpha < 0:
             raise ValueError(f"kde_alpha must be >= 0, got {self.kde_alpha}")
         if self.chunk_stars < 1 or self.n_jobs < 0:

@@ -50,14 +50,14 @@ def load_stars(clean_dir: Path, star_type: str) -> pd.DataFrame:
 
 
 def tensor_arrays(
-    stars: pd.DataFrame, res: PreprocessResult, kde_alpha: float
+    stars: pd.DataFrame, res: PreprocessResult, kde_alpha: float, kde_max_weight: float = np.inf
 ) -> dict[str, np.ndarray]:
     """The npz arrays (data/processed contract) of the stars that passed."""
     kept = stars[res.ok]
     y = kept["y"].to_numpy(dtype=np.float64)
     labelled = np.isfinite(y)
     w = np.ones(len(kept))
-    w[labelled] = kde_weights(y[labelled], kde_alpha)  # development-set weights, for reporting
+    w[labelled] = kde_weights(y[labelled], kde_alpha, max_weight=kde_max_weight)  # development-set weights, for reporting
     return {
         "X": res.X[res.ok],
         "y": y.astype(np.float32),
@@ -128,7 +128,7 @@ def run_preprocess(cfg: PreprocessConfig, star_type: str, clean_dir: Path, out_d
         stars["source_id"].to_numpy(), stars["period"].to_numpy(), stars["epoch_g"].to_numpy(),
         cfg.curve_options(star_type), n_jobs=cfg.n_jobs, progress=len(stars) > 4 * cfg.chunk_stars,
     )
-    arrays = tensor_arrays(stars, res, cfg.kde_alpha)
+    arrays = tensor_arrays(stars, res, cfg.kde_alpha, cfg.kde_max_weight)
     check_tensors(arrays, cfg.n_points(star_type))
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(out_dir / f"{star_type}.npz", **arrays)

@@ -90,7 +90,7 @@ def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np
 
     tr, va = dev[fold.train], dev[fold.val]
     y_tr, y_va = data.y[tr], data.y[va]
-    w_tr, w_va = fold_weights(y_tr, y_va, params.preprocess.kde_alpha)
+    w_tr, w_va = fold_weights(y_tr, y_va, params.preprocess.kde_alpha, params.preprocess.kde_max_weight)
     name = f"fold_r{fold.repeat}_k{fold.fold}"
     with tracking.child_run(
         name, params={**train_params(params), "hp": hp},
@@ -165,11 +165,16 @@ def run_train(params: Params, star_type: str, data_path: Path, hparams_path: Pat
         results = _fit_folds(params, data, hp, dev, test, folds, oracle, out_dir, data_path, truth_path,
                              parent.info.run_id)
         test_pred, test_w = report.ensemble_test(params, data, holdout, results)
+        oof = report.out_of_fold(params, data, holdout, results)
         summary = report.summarize_cv(data, holdout, results, test_pred, test_w, oracle,
-                                      wall_s=time.perf_counter() - t0)
+                                      wall_s=time.perf_counter() - t0, oof=oof)
         tracking.log_metrics_flat(summary)
         report.write_outputs(params, star_type, data, holdout, hp, results, summary, test_pred, test_w,
-                             data_path, out_dir, metrics_path, plots_dir, parent.info.run_id)
+                             data_path, out_dir, metrics_path, plots_dir, parent.info.run_id, oof)
+        ratios = summary.get("ratio_to_oracle", {})
+        if ratios:
+            print(f"train {star_type}: model/oracle wRMSE out-of-fold {ratios.get('oof_wrmse', float('nan')):.2f}, "
+                  f"test {ratios.get('test_wrmse', float('nan')):.2f}", flush=True)
         for f in sorted(plots_dir.glob("*")):
             mlflow.log_artifact(str(f), artifact_path="plots")
         mlflow.log_artifact(str(out_dir / "manifest.json"))

@@ -25,7 +25,8 @@ def ensemble_test(params: Params, data: Tensors, holdout: Holdout, results: list
     """The fold ensemble's mean prediction for the test stars, and their weights: the KDE of the
     whole development set evaluated at the test labels (never fitted on them)."""
     pred = np.mean([r.pred_test for r in results], axis=0)
-    _, w = fold_weights(data.y[holdout.dev], data.y[holdout.test], params.preprocess.kde_alpha)
+    _, w = fold_weights(data.y[holdout.dev], data.y[holdout.test], params.preprocess.kde_alpha,
+                        params.preprocess.kde_max_weight)
     return pred, w
 
 
@@ -50,9 +51,37 @@ def per_star_means(dev_size: int, results: list[FoldResult]) -> tuple[np.ndarray
         return sums[0] / counts[0], sums[1] / counts[1]
 
 
+def out_of_fold(params: Params, data: Tensors, holdout: Holdout, results: list[FoldResult]):
+    """(out-of-fold predictions, in-fold predictions, weights) of the development stars: each star's
+    predictions averaged over repeats, weighed by the KDE of the whole development set."""
+    from rrlfeh.features.weights import kde_weights
+
+    oof, infold = per_star_means(holdout.dev.size, results)
+    w_dev = kde_weights(data.y[holdout.dev].astype("float64"), params.preprocess.kde_alpha,
+                        max_weight=params.preprocess.kde_max_weight)
+    return oof, infold, w_dev
+
+
+def oracle_ratios(summary: dict) -> dict:
+    """Model error / oracle error on the same stars, same weights: the headline of the noise floor.
+
+    `oof`: all development stars' out-of-fold predictions pooled (~90% of the labelled stars, the
+    stable figure); `test`: the fold ensemble on the held-out test stars."""
+    out = {}
+    for where in ("oof", "test"):
+        model, floor = summary.get(where), summary.get("oracle", {}).get(where)
+        if model and floor:
+            for key in ("wrmse", "rmse"):
+                if floor[key] > 0:
+                    out[f"{where}_{key}"] = float(model[key] / floor[key])
+    return out
+
+
 def summarize_cv(data: Tensors, holdout: Holdout, results: list[FoldResult], test_pred: np.ndarray,
-                 test_w: np.ndarray, oracle: np.ndarray | None, wall_s: float) -> dict:
-    """Means and stds over folds, the ensemble's test metrics, the oracle beside each."""
+                 test_w: np.ndarray, oracle: np.ndarray | None, wall_s: float,
+                 oof: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict:
+    """Means and stds over folds, the pooled out-of-fold and the ensemble's test metrics, the oracle
+    beside each, and the model/oracle ratios."""
     y_test = data.y[holdout.test]
     oracle_val = [r.oracle_val for r in results]
     oracle_test = oracle_metrics(None if oracle is None else oracle[holdout.test], y_test, test_w)
@@ -67,8 +96,15 @@ def summarize_cv(data: Tensors, holdout: Holdout, results: list[FoldResult], tes
         "samples_per_s": float(np.median([len(r.fold.train) / r.epoch_s for r in results])),
         "wall_s": float(wall_s),
     }
+    y_dev = data.y[holdout.dev]
+    if oof is not None:
+        summary["oof"] = regression_metrics(y_dev, oof[0], oof[2])
     if all(o is not None for o in oracle_val) and oracle_test is not None:
         summary["oracle"] = {"cv_val": summarize(oracle_val), "test": oracle_test}
+        oracle_oof = None if oof is None else oracle_metrics(oracle[holdout.dev], y_dev, oof[2])
+        if oracle_oof is not None:
+            summary["oracle"]["oof"] = oracle_oof
+        summary["ratio_to_oracle"] = oracle_ratios(summary)
     return summary
 
 
@@ -86,11 +122,10 @@ def _predictions_table(ids, y, pred, w, n_epochs) -> pd.DataFrame:
 
 def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdout, hp: dict,
                   results: list[FoldResult], summary: dict, test_pred: np.ndarray, test_w: np.ndarray,
-                  data_path: Path, out_dir: Path, metrics_path: Path, plots_dir: Path, run_id: str) -> None:
+                  data_path: Path, out_dir: Path, metrics_path: Path, plots_dir: Path, run_id: str,
+                  oof: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     """manifest.json beside the fold models, metrics JSON for DVC, CSV + PNG plots for DVC/MLflow."""
     import keras
-
-    from rrlfeh.features.weights import kde_weights
 
     dev, test = holdout.dev, holdout.test
     manifest = {
@@ -123,8 +158,7 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
     for old in plots_dir.glob("*"):
         if old.is_file():
             old.unlink()
-    oof, infold = per_star_means(dev.size, results)
-    w_dev = kde_weights(data.y[dev].astype("float64"), params.preprocess.kde_alpha)
+    oof, infold, w_dev = oof
     val_table = _predictions_table(data.source_id[dev], data.y[dev], oof, w_dev, data.n_epochs[dev])
     val_table.to_csv(plots_dir / "predictions_val.csv", index=False)
     _predictions_table(data.source_id[test], data.y[test], test_pred, test_w,

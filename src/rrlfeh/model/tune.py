@@ -76,7 +76,8 @@ def search_fingerprint(params: Params, data_md5: str, n_points: int) -> str:
     """What a search depends on; a resumed search must match it exactly."""
     key = {
         "seed": params.seed, "split": to_dict(params.split), "tune": to_dict(params.tune),
-        "fit": to_dict(params.fit), "kde_alpha": params.preprocess.kde_alpha, "data_md5": data_md5, "n_points": n_points,
+        "fit": to_dict(params.fit), "kde_alpha": params.preprocess.kde_alpha,
+        "kde_max_weight": params.preprocess.kde_max_weight, "data_md5": data_md5, "n_points": n_points,
     }
     return hashlib.md5(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
@@ -97,7 +98,8 @@ def _previous_search(search_dir: Path, fingerprint: str) -> str | None:
 def tune_params(params: Params) -> dict:
     """The params.yaml sections this stage reads (dvc.yaml declares the same)."""
     return {"seed": params.seed, "split": to_dict(params.split), "tune": to_dict(params.tune),
-            "fit": to_dict(params.fit), "preprocess": {"kde_alpha": params.preprocess.kde_alpha}}
+            "fit": to_dict(params.fit), "preprocess": {"kde_alpha": params.preprocess.kde_alpha,
+                                                        "kde_max_weight": params.preprocess.kde_max_weight}}
 
 
 def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> dict:
@@ -109,7 +111,8 @@ def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> 
     y_dev = data.y[holdout.dev]
     fit_pos, val_pos = stratified_subset(y_dev, params.tune.validation_fraction, params.split.n_bins, params.seed)
     fit_idx, val_idx = holdout.dev[fit_pos], holdout.dev[val_pos]
-    w_fit, w_val = fold_weights(data.y[fit_idx], data.y[val_idx], params.preprocess.kde_alpha)
+    w_fit, w_val = fold_weights(data.y[fit_idx], data.y[val_idx], params.preprocess.kde_alpha,
+                                 params.preprocess.kde_max_weight)
 
     data_md5 = tracking.md5_of(data_path)
     search_dir = out_dir / SEARCH_DIR
@@ -142,6 +145,8 @@ def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> 
             overwrite=False,
             run_params=run_params,
         )
+        if not tuner.oracle.trials:
+            _set_min_epochs(tuner.oracle, params.tune.min_epochs)
         if resume_id:
             closed = _close_interrupted_trials(tuner, parent.info.run_id)
             print(f"resuming search {parent.info.run_id} ({closed} interrupted trial run(s) closed)", flush=True)
@@ -161,6 +166,18 @@ def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "best_hparams.json").write_text(json.dumps(best, indent=1) + "\n")
     return best
+
+
+def _set_min_epochs(oracle, min_epochs: int) -> None:
+    """Skip the brackets whose first round would be shorter than `min_epochs` epochs.
+
+    keras-tuner's HyperbandOracle has the attribute but no constructor argument, and opens its first
+    bracket in __init__; a fresh search re-plans it here (a resumed one reloads all from its state).
+    """
+    oracle.min_epochs = int(min_epochs)
+    oracle._current_bracket = oracle._get_num_brackets() - 1
+    oracle._brackets = []
+    oracle._start_new_bracket()
 
 
 def _close_interrupted_trials(tuner: MlflowHyperband, parent_run_id: str) -> int:

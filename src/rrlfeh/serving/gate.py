@@ -59,7 +59,7 @@ def _read_test_epochs(path: Path, ids: np.ndarray) -> pd.DataFrame:
 
 
 def build_scoring_sets(manifests: dict[str, dict], processed_dir: Path, clean_dir: Path,
-                       kde_alpha: float) -> dict[str, ScoringSet]:
+                       kde_alpha: float, kde_max_weight: float = float("inf")) -> dict[str, ScoringSet]:
     """The test split of every type in `manifests` (their test_source_ids), read from data/clean."""
     from rrlfeh.features.weights import kde_weights
 
@@ -86,7 +86,7 @@ def build_scoring_sets(manifests: dict[str, dict], processed_dir: Path, clean_di
             y_dev = npz["y"][dev].astype(np.float64)
         if y_dev.size < 2:
             raise DataError(f"{processed_dir}/{star_type}.npz: fewer than 2 labelled development stars")
-        w = np.asarray(kde_weights(y_dev, kde_alpha, y_eval=y), np.float64)
+        w = np.asarray(kde_weights(y_dev, kde_alpha, y_eval=y, max_weight=kde_max_weight), np.float64)
         sets[star_type] = ScoringSet(star_type, inputs, y, w, digest_of(inputs, y, w))
     return sets
 

@@ -25,32 +25,62 @@ from rrlfeh.serving import payload
 MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup")
 
 
+# Requests of at most this many stars go through the block-diagonal fused network (3 recurrent
+# layers: lowest latency), larger batches through the stacked one (no zero blocks: highest
+# throughput); both give the fold models' answers (docs/BENCHMARKS.md, "One network call per batch").
+SMALL_BATCH = 64
+
+
 @dataclass
 class TypeModel:
-    """One star type: its training manifest and the fold models of the ensemble."""
+    """One star type: its training manifest, the fold models, and the two one-call ensembles of them."""
 
     key: str
     manifest: dict
     models: list
+    fused: Any = None  # model.fused.fuse(models): small batches
+    stacked: Any = None  # model.fused.stack(models): large batches
+
+    def __post_init__(self) -> None:
+        from rrlfeh.model.fused import fuse, stack
+
+        self.fused = fuse(self.models)
+        self.stacked = stack(self.models)
 
     @property
     def n_points(self) -> int:
         return int(self.manifest["n_points"])
 
     def warm_up(self) -> None:
-        """Trace every network now, at two batch sizes, so Keras settles on a batch-agnostic graph
-        and no request pays for tracing (about a second per network on a CPU)."""
-        for n in (1, 2):
+        """Trace both networks at every padded batch size a small request can have, and the stacked
+        one at two large sizes, so no request pays for tracing (JAX compiles once per shape)."""
+        sizes = [n for n in _BUCKETS if n <= SMALL_BATCH] + [2 * SMALL_BATCH]
+        for n in sizes:
             self.predict(np.zeros((n, self.n_points, 2), np.float32), n)
 
     def predict(self, X: np.ndarray, batch_size: int) -> np.ndarray:
-        """(n, N, 2) float32 -> (n, n_models) float64, in batches (bounded memory, one graph)."""
+        """(n, N, 2) float32 -> (n, n_models) float64: one network call per batch of `batch_size`.
+
+        A partial batch is padded to the next power of two, so the networks see few distinct shapes
+        (JAX compiles, and TensorFlow traces, once per shape)."""
         out = np.empty((len(X), len(self.models)), dtype=np.float64)
-        for j, model in enumerate(self.models):
-            for lo in range(0, len(X), batch_size):
-                batch = X[lo : lo + batch_size]
-                out[lo : lo + len(batch), j] = np.asarray(model.predict_on_batch(batch)).reshape(-1)
+        for lo in range(0, len(X), batch_size):
+            batch = X[lo : lo + batch_size]
+            n = len(batch)
+            padded = _bucket(n, batch_size)
+            if padded > n:
+                batch = np.concatenate([batch, np.zeros((padded - n, *batch.shape[1:]), batch.dtype)])
+            net = self.fused if n <= SMALL_BATCH else self.stacked
+            out[lo : lo + n] = np.asarray(net.predict_on_batch(batch)).reshape(padded, -1)[:n]
         return out
+
+
+_BUCKETS = tuple(2**i for i in range(20))
+
+
+def _bucket(n: int, cap: int) -> int:
+    """The smallest power of two >= n, at most `cap` (a full batch is never padded)."""
+    return min(next(b for b in _BUCKETS if b >= n), max(int(cap), n))
 
 
 def load_type_model(folder: Path, ensemble_size: int) -> TypeModel:

@@ -137,12 +137,14 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
     cfg, name = params.register, params.register.model_name
     models_dir, processed_dir, clean_dir = Path(models_dir), Path(processed_dir), Path(clean_dir)
     manifests = read_manifests(models_dir)
-    sets = gate.build_scoring_sets(manifests, processed_dir, clean_dir, params.preprocess.kde_alpha)
+    sets = gate.build_scoring_sets(manifests, processed_dir, clean_dir, params.preprocess.kde_alpha,
+                                   params.preprocess.kde_max_weight)
     # one real test star per type: the logged example MLflow checks the model against
     example = pd.concat([s.inputs.head(1) for s in sets.values()], ignore_index=True)
     inputs = {f"models_{t}": models_dir / t for t in manifests} | {"clean": clean_dir}
     run_params = {"register": dataclasses.asdict(cfg), "predict": model_config(params.predict),
-                  "preprocess": {"kde_alpha": params.preprocess.kde_alpha}}
+                  "preprocess": {"kde_alpha": params.preprocess.kde_alpha,
+                                 "kde_max_weight": params.preprocess.kde_max_weight}}
     # lineage: the train runs that produced the fold models
     tags = {"stage": "register"} | {f"train_run.{t}": str(m.get("mlflow_run_id"))
                                     for t, m in manifests.items()}
