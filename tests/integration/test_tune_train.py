@@ -266,24 +266,46 @@ def test_mlflow_run_entry_point(mlflow_store, tmp_path):
 # The paper's bar (PAPER_NOTES.md): validation R² 0.94 RRab, 0.96 RRc.
 R2_BAR = {"rrab": 0.94, "rrc": 0.96}
 PAPER_SCALE_DEV = 4000  # development stars per type of a paper-scale run (paper: ~5400 RRab, ~5900 RRc)
+DEFAULT_RATIO_BAR = 1.5  # the default run's wRMSE / the oracle's, out-of-fold and on the test stars
+PAPER_RATIO_BAR = 1.10  # a paper-scale run's validation RMSE / the oracle's
+# Where a paper-scale run's metrics are kept (copied from its `dvc exp`, see docs/BENCHMARKS.md);
+# RRLFEH_PAPER_METRICS points at another run's metrics folder.
+PAPER_METRICS = Path(os.environ.get("RRLFEH_PAPER_METRICS", ROOT / "docs" / "bench" / "paper-cpu"))
+
+
+def _metrics(folder: Path, star_type: str) -> dict:
+    path = folder / f"train_{star_type}.json"
+    assert path.exists(), f"{path} missing: run the pipeline first (README, 'Accuracy')"
+    m = json.loads(path.read_text())
+    assert "oracle" in m and "ratio_to_oracle" in m, f"{path}: no oracle metrics (the bars are defined on simulated data)"
+    return m
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("star_type", ["rrab", "rrc"])
-def test_accuracy_bar_against_the_oracle(star_type):
-    """On paper-scale simulated data the GRU's CV validation RMSE is within 10% of the oracle's, and
-    its R² reaches the paper's where the oracle itself does. Reads a paper-scale pipeline run:
-        dvc exp run -S extract.simulate.preset=paper   (then: pytest -m slow)
-    """
-    path = ROOT / "metrics" / f"train_{star_type}.json"
-    assert path.exists(), f"{path} missing: run the pipeline at paper scale first"
-    m = json.loads(path.read_text())
+def test_default_run_is_within_1_5x_of_the_noise_floor(star_type):
+    """The committed default run (`make run`): wRMSE at most 1.5x the oracle's on the same stars, both
+    pooled out-of-fold (~930 stars) and on the test split; the models in models/ are that run's."""
+    m = _metrics(ROOT / "metrics", star_type)
+    assert m["n_stars"]["dev"] < PAPER_SCALE_DEV, "metrics/ holds a paper-scale run, not the default"
+    ratios = m["ratio_to_oracle"]
+    assert ratios["oof_wrmse"] <= DEFAULT_RATIO_BAR, ratios
+    assert ratios["test_wrmse"] <= DEFAULT_RATIO_BAR, ratios
+    assert m["oof"]["wrmse"] == pytest.approx(ratios["oof_wrmse"] * m["oracle"]["oof"]["wrmse"])
+    manifest_path = ROOT / "models" / star_type / "manifest.json"
+    if manifest_path.exists():  # a workspace where the pipeline ran: its models are the metrics' run
+        assert json.loads(manifest_path.read_text())["test_metrics"] == m["test"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("star_type", ["rrab", "rrc"])
+def test_paper_scale_run_reaches_the_oracle(star_type):
+    """A paper-scale run: CV validation RMSE within 10% of the oracle's, and R² at the paper's bar
+    wherever the oracle itself reaches it."""
+    m = _metrics(PAPER_METRICS, star_type)
     assert m["n_stars"]["dev"] >= PAPER_SCALE_DEV, (
-        f"{path}: {m['n_stars']['dev']} development stars; the bar needs a paper-scale run")
-    assert "oracle" in m, f"{path}: no oracle metrics (the bar is defined on simulated data)"
+        f"{PAPER_METRICS}: {m['n_stars']['dev']} development stars; the bar needs a paper-scale run")
     model, oracle = m["cv"]["val"], m["oracle"]["cv_val"]
-    assert model["rmse"]["mean"] <= 1.10 * oracle["rmse"]["mean"], (model["rmse"], oracle["rmse"])
+    assert model["rmse"]["mean"] <= PAPER_RATIO_BAR * oracle["rmse"]["mean"], (model["rmse"], oracle["rmse"])
     if oracle["r2"]["mean"] >= R2_BAR[star_type]:
         assert model["r2"]["mean"] >= R2_BAR[star_type], (model["r2"], oracle["r2"])
-    manifest = json.loads((ROOT / "models" / star_type / "manifest.json").read_text())
-    assert manifest["cv_metrics"]["val"]["rmse"] == model["rmse"]  # the run that produced the models

@@ -146,7 +146,7 @@ def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> 
             run_params=run_params,
         )
         if not tuner.oracle.trials:
-            _set_min_epochs(tuner.oracle, params.tune.min_epochs)
+            _set_min_epochs(tuner.oracle, min(params.tune.min_epochs, params.tune.max_epochs))
         if resume_id:
             closed = _close_interrupted_trials(tuner, parent.info.run_id)
             print(f"resuming search {parent.info.run_id} ({closed} interrupted trial run(s) closed)", flush=True)

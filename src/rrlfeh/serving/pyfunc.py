@@ -52,10 +52,10 @@ class TypeModel:
         return int(self.manifest["n_points"])
 
     def warm_up(self) -> None:
-        """Trace both networks at every padded batch size a small request can have, and the stacked
-        one at two large sizes, so no request pays for tracing (JAX compiles once per shape)."""
-        sizes = [n for n in _BUCKETS if n <= SMALL_BATCH] + [2 * SMALL_BATCH]
-        for n in sizes:
+        """Trace both networks at two batch sizes each, so Keras on TensorFlow settles on
+        batch-agnostic graphs and no request pays for tracing (about a second per graph on a CPU;
+        JAX compiles each further padded size on first use)."""
+        for n in (1, 2, 2 * SMALL_BATCH, 4 * SMALL_BATCH):
             self.predict(np.zeros((n, self.n_points, 2), np.float32), n)
 
     def predict(self, X: np.ndarray, batch_size: int) -> np.ndarray:
