@@ -65,3 +65,12 @@ def test_flatten_roundtrip():
     p = load_params(ROOT / "params.yaml")
     flat = flatten(to_dict(p.train), "train")
     assert flat["train.k_folds"] == p.train.k_folds
+
+
+def test_exponent_without_a_dot_is_a_number(tmp_path):
+    """YAML 1.1 reads 1e-5 as a string (what `dvc exp run -S 'tune.reg_strength=[1e-5]'` writes)."""
+    path = tmp_path / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text().replace("reg_strength: [1.0e-5, 1.0e-4]",
+                                                               "reg_strength: [1e-5, 1.0e-4]"))
+    assert yaml.safe_load(path.read_text())["tune"]["reg_strength"][0] == "1e-5"
+    assert load_params(path).tune.reg_strength == [1e-5, 1e-4]
