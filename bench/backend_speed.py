@@ -6,8 +6,8 @@
 `--stride s` keeps every s-th resampled point (264 -> 66: what a shorter `preprocess.n_points_*`
 gives the network). Training: samples/s over 5 epochs after a compiling one (768 stars). Inference:
 curves/s of one network at batch 4,096 after a warm-up; then K fold-shaped models called one by one
-against model.fused.fuse(models) at batch 1 and 4,096 (the largest difference of their answers
-too). Prints one JSON object.
+against the block-diagonal model.fused.fuse(models) and the branch-stacked model.fused.stack(models)
+at batch 1, 64, 256 and 4,096 (and the largest difference of their answers). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from rrlfeh.model.fused import fuse
+    from rrlfeh.model.fused import fuse, stack
     from rrlfeh.model.gru import build_model
 
     with np.load(args.data) as z:
@@ -58,15 +58,17 @@ def main() -> None:
     big = np.resize(X, (4096, n_points, 2))
     out["predict_one_network_per_s"] = _rate(lambda: model.predict_on_batch(big), len(big))
     models = [build_model(n_points, {"units": 32}, seed=k, target=target) for k in range(args.folds)]
-    fused = fuse(models)
-    for bs in (1, 4096):
+    fused, stacked = fuse(models), stack(models)
+    for bs in (1, 64, 256, 4096):
         xb = big[:bs]
         out[f"batch_{bs}"] = {
             "separate_stars_per_s": _rate(lambda: [m.predict_on_batch(xb) for m in models], bs),
             "fused_stars_per_s": _rate(lambda: fused.predict_on_batch(xb), bs),
+            "stacked_stars_per_s": _rate(lambda: stacked.predict_on_batch(xb), bs),
         }
     sep = np.stack([np.asarray(m.predict_on_batch(big)).ravel() for m in models], axis=1)
     out["fused_max_abs_diff"] = float(np.abs(sep - np.asarray(fused.predict_on_batch(big))).max())
+    out["stacked_max_abs_diff"] = float(np.abs(sep - np.asarray(stacked.predict_on_batch(big))).max())
     print(json.dumps(out))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from rrlfeh import runtime, tracking
 
 
@@ -54,3 +56,14 @@ def test_stage_run_tags_provenance(mlflow_store, tmp_path, monkeypatch):
     assert got.data.tags["dvc_exp_name"] == "exp-test"
     assert got.data.tags["input_md5.data"] == tracking.md5_of(data)
     assert "git_commit" in got.data.tags
+
+
+def test_training_backend_comes_from_params_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    runtime.configure_environment(keras_backend=None)  # the CLI: the stage decides
+    assert "KERAS_BACKEND" not in os.environ
+    assert runtime.use_keras_backend("jax") == "jax" == os.environ["KERAS_BACKEND"]
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # the user's choice wins over params
+    assert runtime.use_keras_backend("jax") == "tensorflow"
+    with pytest.raises(ValueError, match="backend"):
+        runtime.use_keras_backend("torch")
