@@ -66,7 +66,8 @@ def write_params(path: Path, **sections) -> Path:
 TINY = {
     "preprocess": {"n_points_rrab": N_POINTS},
     "split": {"test_fraction": 0.15, "n_bins": 4},
-    "tune": {"max_epochs": 2, "factor": 2, "units": [8, 12], "dropout": [0.1, 0.2], "learning_rate": [0.01],
+    # min_epochs 1: keras-tuner's own brackets, so the search has several rounds to check
+    "tune": {"max_epochs": 2, "factor": 2, "min_epochs": 1, "units": [8, 12], "dropout": [0.1, 0.2], "learning_rate": [0.01],
              "batch_size": [16], "reg_type": ["none", "l2"], "reg_strength": [1.0e-5]},
     # the cosine recipe: continued Hyperband rounds resume its schedule; folds follow it to the end
     "fit": {"schedule": "cosine", "lr_warmup_epochs": 0, "final_lr_fraction": 0.5, "clipnorm": 1.0},
@@ -135,7 +136,7 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     assert [f["file"] for f in manifest["folds"]] == ["fold_r0_k0.keras", "fold_r0_k1.keras"]
     assert len(manifest["test_source_ids"]) == 14
     assert set(manifest["training_range"]) == {"period", "amplitude", "n_epochs"}
-    assert set(manifest["oracle_metrics"]) == {"cv_val", "test"}
+    assert set(manifest["oracle_metrics"]) == {"cv_val", "oof", "test"}
 
     metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())
     assert metrics["n_stars"] == {"total": 96, "dev": 78, "test": 14, "unlabelled": 4, "folds": 2}
@@ -143,6 +144,11 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
         assert set(metrics["cv"][split]) == set(METRICS)
     assert set(metrics["test"]) == set(METRICS) and set(metrics["oracle"]["test"]) == set(METRICS)
     assert metrics["oracle"]["test"]["rmse"] < 0.1  # the oracle's 0.05 dex scatter
+    # pooled out-of-fold metrics, and the model/oracle ratios on the same stars
+    assert set(metrics["oof"]) == set(METRICS) and set(metrics["oracle"]["oof"]) == set(METRICS)
+    ratios = metrics["ratio_to_oracle"]
+    assert set(ratios) == {"oof_wrmse", "oof_rmse", "test_wrmse", "test_rmse"}
+    assert ratios["oof_rmse"] == pytest.approx(metrics["oof"]["rmse"] / metrics["oracle"]["oof"]["rmse"])
     for f in ("predictions_val.csv", "predictions_test.csv", "learning_curves.csv", "learning_curves.png",
               "pred_vs_true.png", "residuals_vs_epochs.png"):
         assert (tmp_path / "plots" / f).stat().st_size > 0, f
@@ -161,9 +167,10 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     assert parent["tags.input_md5.data"] == manifest["data_md5"]
     for m in METRICS:
         for name in (f"cv_val_{m}_mean", f"cv_val_{m}_std", f"cv_train_{m}_mean", f"test_{m}",
-                     f"oracle_cv_val_{m}_mean", f"oracle_test_{m}"):
+                     f"oracle_cv_val_{m}_mean", f"oracle_test_{m}", f"oof_{m}", f"oracle_oof_{m}"):
             assert np.isfinite(parent[f"metrics.{name}"]), name
     assert parent["metrics.test_wrmse"] == pytest.approx(summary["test"]["wrmse"])
+    assert parent["metrics.ratio_to_oracle_oof_wrmse"] == pytest.approx(ratios["oof_wrmse"])
     plots = {a.path for a in client.list_artifacts(parent["run_id"], "plots")}
     assert {"plots/learning_curves.png", "plots/pred_vs_true.png", "plots/residuals_vs_epochs.png"} <= plots
     folds = _children(runs, parent["run_id"])

@@ -78,3 +78,17 @@ def test_served_ensemble_is_one_call_per_batch_and_gives_the_fold_models_answers
     separate = np.stack([m.predict(X, verbose=0).ravel() for m in models], axis=1)
     np.testing.assert_allclose(tm.predict(X, batch_size=128), separate, atol=1e-5)
     assert SMALL_BATCH < 65
+
+
+def test_fuse_refuses_a_model_it_would_change_and_serving_falls_back_to_the_stack():
+    """A fold model with an extra layer (here a shift of its output) cannot be block-fused."""
+    from rrlfeh.serving.pyfunc import TypeModel
+
+    models = [build_model(12, {"units": 4}, seed=k, target=(-1.5, 0.4)) for k in range(2)]
+    shifted = [keras.Model(m.inputs, keras.layers.Rescaling(1.0, offset=0.5)(m.outputs[0])) for m in models]
+    with pytest.raises(ValueError, match="not a GRU regressor"):
+        fuse(shifted)
+    X = np.random.default_rng(2).normal(size=(3, 12, 2)).astype("float32")
+    tm = TypeModel(key="rrab", manifest={"n_points": 12}, models=shifted)
+    expected = np.stack([m.predict(X, verbose=0).ravel() for m in shifted], axis=1)
+    np.testing.assert_allclose(tm.predict(X, batch_size=128), expected, atol=1e-5)

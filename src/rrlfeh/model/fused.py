@@ -26,6 +26,27 @@ def _gru_layers(model) -> list:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.GRU)]
 
 
+def _check_gru_regressor(model) -> None:
+    """ValueError unless `model` is exactly model.gru's architecture: (GRU, Dropout) blocks, the
+    Dense head `feh_std`, optionally the label Rescaling `feh_dex`; anything else (an added layer,
+    a changed activation) would be silently dropped by `fuse`."""
+    import keras
+
+    layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
+    kinds = [type(la).__name__ for la in layers]
+    n = kinds.count("GRU")
+    scaled = kinds[-1:] == ["Rescaling"]
+    expected = ["GRU", "Dropout"] * n + ["Dense"] + (["Rescaling"] if scaled else [])
+    if (kinds != expected or layers[2 * n].name != "feh_std" or int(layers[2 * n].units) != 1
+            or (scaled and layers[-1].name != "feh_dex")):
+        raise ValueError(f"{model.name}: not a GRU regressor of model.gru (layers "
+                         f"{[la.name for la in layers]})")
+    for gru in layers[0:2 * n:2]:
+        cfg = gru.get_config()
+        if (cfg["activation"], cfg["recurrent_activation"]) != ("tanh", "sigmoid") or not cfg["use_bias"]:
+            raise ValueError(f"{model.name}: GRU {gru.name} differs from model.gru's")
+
+
 def _check_same_shape(models: list) -> tuple[int, int, int]:
     """(n_points, units, layers) shared by all fold models; ValueError where they differ."""
     if not models:
@@ -65,6 +86,8 @@ def fuse(models: list, name: str = "gru_feh_ensemble"):
     """One Keras model (n, N, 2) -> (n, K): column k is fold model k's [Fe/H] (dex)."""
     import keras
 
+    for m in models:
+        _check_gru_regressor(m)
     n_points, units, layers = _check_same_shape(models)
     k_models = len(models)
     grus = [_gru_layers(m) for m in models]

@@ -44,8 +44,11 @@ class TypeModel:
     def __post_init__(self) -> None:
         from rrlfeh.model.fused import fuse, stack
 
-        self.fused = fuse(self.models)
         self.stacked = stack(self.models)
+        try:
+            self.fused = fuse(self.models)
+        except ValueError:  # fold models not of model.gru's exact shape: the stacked one serves all
+            self.fused = self.stacked
 
     @property
     def n_points(self) -> int:
