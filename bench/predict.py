@@ -119,11 +119,8 @@ def tiny_model(workdir: Path) -> str:
 
 def paper_size_model(workdir: Path, units: int, folds: int, seed: int) -> str:
     """An untrained GRU ensemble of the paper's size, logged like the real one (speed only)."""
-    import mlflow
-
     from rrlfeh.config import load_params
     from rrlfeh.model.gru import build_model
-    from rrlfeh.serving.registry import log_model
 
     name = f"rrl-feh-untrained-u{units}-f{folds}"
     _private_store(workdir, "paper-size")
@@ -149,36 +146,33 @@ def paper_size_model(workdir: Path, units: int, folds: int, seed: int) -> str:
             "git_commit": "untrained", "mlflow_run_id": None, "keras_backend": "tensorflow",
         }
         (models_dir / star_type / "manifest.json").write_text(json.dumps(manifests[star_type]))
+    return _register(manifests, models_dir, name)
+
+
+def trained_model(workdir: Path, models_dir: Path) -> str:
+    """The fold models `rrlfeh train` wrote under models_dir, logged and registered (no gate)."""
+    from rrlfeh.serving.packaging import read_manifests
+
+    _private_store(workdir, "trained")
+    return _register(read_manifests(models_dir), models_dir, "rrl-feh-bench")
+
+
+def _register(manifests: dict, models_dir: Path, name: str) -> str:
+    """Log the fold models of models_dir as the end-to-end pyfunc, register them as `name`@bench."""
+    import mlflow
+
+    from rrlfeh.config import load_params
+    from rrlfeh.serving.registry import log_model
+
     example = pd.DataFrame({"source_id": [1], "type": ["RRab"], "period": [0.6], "epoch_g": [2000.0],
                             "time": [list(np.linspace(1700, 2700, 60))],
                             "mag": [list(15 + 0.3 * np.cos(np.linspace(0, 60, 60)))]})
     mlflow.set_experiment("bench")
     with mlflow.start_run(run_name=name):
-        info = log_model(manifests, models_dir, params.predict, example)
+        info = log_model(manifests, models_dir, load_params(ROOT / "params.yaml").predict, example)
     version = mlflow.register_model(info.model_uri, name).version
     mlflow.MlflowClient().set_registered_model_alias(name, "bench", version)
     return f"models:/{name}@bench"
-
-
-def trained_model(workdir: Path, models_dir: Path) -> str:
-    """The fold models `rrlfeh train` wrote under models_dir, logged and registered (no gate)."""
-    import mlflow
-
-    from rrlfeh.config import load_params
-    from rrlfeh.serving.packaging import read_manifests
-    from rrlfeh.serving.registry import log_model
-
-    _private_store(workdir, "trained")
-    manifests = read_manifests(models_dir)
-    example = pd.DataFrame({"source_id": [1], "type": ["RRab"], "period": [0.6], "epoch_g": [2000.0],
-                            "time": [list(np.linspace(1700, 2700, 60))],
-                            "mag": [list(15 + 0.3 * np.cos(np.linspace(0, 60, 60)))]})
-    mlflow.set_experiment("bench")
-    with mlflow.start_run(run_name=f"trained-{models_dir.name}"):
-        info = log_model(manifests, models_dir, load_params(ROOT / "params.yaml").predict, example)
-    version = mlflow.register_model(info.model_uri, "rrl-feh-bench").version
-    mlflow.MlflowClient().set_registered_model_alias("rrl-feh-bench", "bench", version)
-    return "models:/rrl-feh-bench@bench"
 
 
 def _peak_rss_mb() -> tuple[float, float]:

@@ -20,6 +20,8 @@ import json
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,6 +51,7 @@ def main() -> None:
     import keras
     import numpy as np
 
+    from rrlfeh.config import load_params
     from rrlfeh.model.dataset import load_tensors, oracle_lookup
     from rrlfeh.config.model import FitConfig
     from rrlfeh.model.gru import build_model, label_scale, make_optimizer
@@ -60,7 +63,8 @@ def main() -> None:
     idx = np.random.default_rng(args.seed).permutation(labelled)
     va, tr = idx[: len(idx) // 5], idx[len(idx) // 5:]
     X, y = data.X, data.y
-    w_tr, w_va = fold_weights(y[tr], y[va], 1.0, 5.0)
+    weights = load_params(ROOT / "params.yaml").preprocess  # the pipeline's KDE weights and cap
+    w_tr, w_va = fold_weights(y[tr], y[va], weights.kde_alpha, weights.kde_max_weight)
     hp = {"units": args.units, "dropout": args.dropout, "reg_type": args.reg_type,
           "reg_strength": args.reg_strength, "learning_rate": args.lr, "batch_size": args.batch}
     fit = FitConfig(schedule=args.schedule, lr_warmup_epochs=args.lr_warmup, final_lr_fraction=args.final_lr,

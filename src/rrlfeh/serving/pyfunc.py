@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,8 @@ class TypeModel:
     key: str
     manifest: dict
     models: list
-    fused: Any = None  # model.fused.fuse(models): small batches
-    stacked: Any = None  # model.fused.stack(models): large batches
+    fused: Any = field(init=False, repr=False)  # model.fused.fuse(models): small batches
+    stacked: Any = field(init=False, repr=False)  # model.fused.stack(models): large batches
 
     def __post_init__(self) -> None:
         from rrlfeh.model.fused import fuse, stack
