@@ -155,7 +155,8 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
     np.savez(processed / f"{star_type}.npz", X=res.X, y=y.astype(np.float32),
              w=np.ones(len(y), np.float32), source_id=ids, n_epochs=res.n_epochs.astype(np.int32),
              period=rows["period"].to_numpy(), amplitude=res.amplitude,
-             feh_error=np.full(len(y), 0.3, np.float32))
+             feh_error=np.full(len(y), 0.3, np.float32), scatter=res.scatter,
+             phase_gap=res.phase_gap)
     out.mkdir(parents=True)
     folds, models = [], []
     for k, val in enumerate(np.array_split(rng.permutation(dev), 2)):

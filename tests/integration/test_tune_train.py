@@ -48,7 +48,8 @@ def make_tensors(path: Path, n: int = 96, seed: int = 0, unlabelled: int = 4) ->
     sid = np.arange(10**15, 10**15 + n, dtype="int64")
     np.savez(path, X=np.stack([phase[None] * period[:, None], mag], -1).astype("float32"), y=y,
              w=np.ones(n, "float32"), source_id=sid, n_epochs=rng.integers(50, 200, n).astype("int32"),
-             period=period, amplitude=rng.uniform(0.3, 1.1, n), feh_error=np.full(n, 0.35, "float32"))
+             period=period, amplitude=rng.uniform(0.3, 1.1, n), feh_error=np.full(n, 0.35, "float32"),
+             scatter=rng.uniform(0.01, 0.05, n), phase_gap=rng.uniform(0.02, 0.1, n))
     return pd.DataFrame({"source_id": sid, "feh_true": feh, "feh_relation": feh,
                          "feh_oracle": feh + rng.normal(0, 0.05, n)})
 
@@ -135,7 +136,11 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     assert all(manifest["hparams"][k] == v for k, v in best["hparams"].items())
     assert [f["file"] for f in manifest["folds"]] == ["fold_r0_k0.keras", "fold_r0_k1.keras"]
     assert len(manifest["test_source_ids"]) == 14
-    assert set(manifest["training_range"]) == {"period", "amplitude", "n_epochs"}
+    assert set(manifest["training_range"]) == {"period", "amplitude", "scatter", "phase_gap", "n_epochs",
+                                               "quantile", "shape"}
+    unc = manifest["uncertainty"]
+    assert unc["floor"] > 0 and 0 < unc["coverage_1sigma"] < 1 and unc["n"] == 96 - 4 - 14
+    assert manifest["finetune"] is None
     assert set(manifest["oracle_metrics"]) == {"cv_val", "oof", "test"}
 
     metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())
@@ -316,3 +321,55 @@ def test_paper_scale_run_reaches_the_oracle(star_type):
     assert model["rmse"]["mean"] <= PAPER_RATIO_BAR * oracle["rmse"]["mean"], (model["rmse"], oracle["rmse"])
     if oracle["r2"]["mean"] >= R2_BAR[star_type]:
         assert model["r2"]["mean"] >= R2_BAR[star_type], (model["r2"], oracle["r2"])
+
+
+def test_finetune_starts_from_the_trained_folds_and_records_its_stars(mlflow_store, tmp_path):
+    """Fine-tuning: each fold starts from the base model's fold (so a near-zero rate leaves its
+    answers), trains finetune.epochs epochs, and the manifest lists the stars it was tuned on."""
+    import keras
+
+    from rrlfeh.model.cv import run_train
+
+    data = tmp_path / "rrab.npz"
+    truth = make_tensors(data)
+    schema.write_table(truth, tmp_path / "truth.parquet", "truth")
+    hp = tmp_path / "hp.json"
+    hp.write_text(json.dumps({"hparams": {"units": 8, "dropout": 0.0, "learning_rate": 0.01, "batch_size": 16,
+                                          "reg_type": "none", "reg_strength": 0.0}}))
+    train = {**TINY["train"], "n_jobs": 1, "patience": 0, "epochs": 3}
+    base_params = load_params(write_params(tmp_path / "base.yaml", **{**TINY, "train": train}))
+    run_train(base_params, "rrab", data, hp, tmp_path / "base" / "rrab", tmp_path / "base.json",
+              tmp_path / "plots-base", tmp_path / "truth.parquet")
+    tuned = load_params(write_params(
+        tmp_path / "tuned.yaml", **{**TINY, "train": train},
+        finetune={"from_model": str(tmp_path / "base"), "epochs": 1, "learning_rate_scale": 1e-6}))
+    other_hp = tmp_path / "other.json"  # ignored: the base model's hyperparameters fix the network
+    other_hp.write_text(json.dumps({"hparams": {"units": 12}}))
+    summary = run_train(tuned, "rrab", data, other_hp, tmp_path / "tuned" / "rrab", tmp_path / "tuned.json",
+                        tmp_path / "plots-tuned", tmp_path / "truth.parquet")
+    manifest = json.loads((tmp_path / "tuned" / "rrab" / "manifest.json").read_text())
+    base_manifest = json.loads((tmp_path / "base" / "rrab" / "manifest.json").read_text())
+    assert manifest["hparams"]["units"] == 8
+    ft = manifest["finetune"]
+    assert ft["from_model"] == str(tmp_path / "base") and ft["epochs"] == 1
+    test_ids = set(manifest["test_source_ids"])
+    assert len(ft["source_ids"]) == 96 - 4 - 14 and not test_ids & set(ft["source_ids"])
+    assert summary["finetune"]["learning_rate_scale"] == 1e-6
+    assert all(len(f["val_metrics"]) for f in manifest["folds"])
+    x = np.load(data)["X"][:20]
+    for f, b in zip(manifest["folds"], base_manifest["folds"]):
+        new = keras.saving.load_model(tmp_path / "tuned" / "rrab" / f["file"], compile=False)
+        old = keras.saving.load_model(tmp_path / "base" / "rrab" / b["file"], compile=False)
+        np.testing.assert_allclose(new.predict(x, verbose=0), old.predict(x, verbose=0), atol=1e-3)
+    runs = _runs("rrlfeh-train")
+    parent = runs[runs["tags.mlflow.parentRunId"].isna() & runs["tags.finetune.from_model"].notna()]
+    assert len(parent) == 1 and parent["params.finetune.epochs"].iloc[0] == "1"
+
+
+def test_finetune_from_a_folder_without_the_type_is_one_clear_error(tmp_path):
+    from rrlfeh.errors import DataError
+    from rrlfeh.model.cv import base_folds
+
+    (tmp_path / "models" / "rrc").mkdir(parents=True)
+    with pytest.raises(DataError, match="no rrab model"):
+        base_folds(str(tmp_path / "models"), "rrab", tmp_path)

@@ -224,3 +224,24 @@ def test_clean_config_rejects_types_preprocess_cannot_fold():
         from_dict(CleanConfig, {"types": ["RRab", "RRd"]}, "params.clean")
     with pytest.raises(ConfigError, match="max_feh_error"):
         from_dict(CleanConfig, {"max_feh_error": 0}, "params.clean")
+
+
+def test_labels_without_any_error_skip_the_feh_error_cut_and_say_so():
+    # a catalogue like the paper's own photometric [Fe/H] publishes no errors: without the skip
+    # every labelled star would be rejected as feh_error
+    out, metrics, reasons = run(tables(star(1, feh_error=np.nan), star(2, "RRc", feh_error=np.nan),
+                                       star(9, n_clean=20, feh_error=np.nan)))
+    assert reasons == {9: "too_few_clean_epochs"}
+    assert metrics["feh_error_cut"].startswith("skipped: no label has a feh_error")
+    assert len(out["labels"]) == 2
+
+
+def test_a_default_feh_error_fills_missing_ones_and_the_cut_applies_to_it():
+    t = tables(star(1, feh_error=np.nan), star(2, feh_error=0.2), star(9, feh_error=np.nan))
+    # some errors present: a missing one fails the cut, as before
+    assert run(t)[2] == {1: "feh_error", 9: "feh_error"}
+    out, metrics, reasons = run(t, dataclasses.replace(CFG, default_feh_error=0.3))
+    assert reasons == {} and metrics["labels_given_default_feh_error"] == 2
+    assert metrics["feh_error_cut"] == "applied"
+    assert out["labels"]["feh_error"].tolist() == [0.3, 0.2, 0.3]
+    assert run(t, dataclasses.replace(CFG, default_feh_error=0.5))[2] == {1: "feh_error", 9: "feh_error"}

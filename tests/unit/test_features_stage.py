@@ -149,8 +149,12 @@ def test_run_preprocess_writes_the_contract(tables, tmp_path, star_type):
     report = run_preprocess(cfg, star_type, clean, tmp_path / "processed", tmp_path / "plots")
     out = tmp_path / "processed"
     data = np.load(out / f"{star_type}.npz")
-    assert set(data.files) == {"X", "y", "w", "source_id", "n_epochs", "period", "amplitude", "feh_error"}
+    assert set(data.files) == {"X", "y", "w", "source_id", "n_epochs", "period", "amplitude", "feh_error",
+                               "scatter", "phase_gap"}
     n = len(data["source_id"])
+    # how well each curve folds: a small positive share of its amplitude for these clean curves
+    assert np.all((data["scatter"] > 0) & (data["scatter"] < 0.5))
+    assert np.all((data["phase_gap"] > 0) & (data["phase_gap"] <= cfg.max_phase_gap))
     assert data["X"].shape == (n, cfg.n_points(star_type), 2) and data["X"].dtype == np.float32
     assert np.all(np.diff(data["source_id"]) > 0)
     labelled = np.isfinite(data["y"])

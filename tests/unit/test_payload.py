@@ -98,19 +98,11 @@ def test_bad_period_and_epoch_are_left_to_the_preprocessing():
     assert np.isnan(req.period[1]) and req.period[0] == -1.0
 
 
-def test_out_of_range_reasons():
-    rng = {"period": [0.4, 0.8], "amplitude": [0.3, 1.0], "n_epochs": [50, 200]}
-    got = payload.out_of_range_reasons(
-        {"period": np.array([0.5, 0.3, 0.9, 0.5]), "amplitude": np.array([0.5, 0.5, 1.5, 0.5]),
-         "n_epochs": np.array([60, 60, 30, 50])}, rng)
-    assert got.tolist() == ["", "period", "period,amplitude,n_epochs", ""]
-
-
 def test_build_output_columns_and_status():
     req = payload.parse_request(_request())
-    out = payload.build_output(req, np.array([-1.2, np.nan]), np.array([0.1, np.nan]),
-                               np.array([30, 3]), np.array(["", "few_epochs"], dtype=object),
-                               np.array(["n_epochs", ""], dtype=object))
+    out = payload.build_output(req, np.array([-1.2, np.nan]), np.array([0.15, np.nan]),
+                               np.array([0.1, np.nan]), np.array([30, 3]), np.array(["", "few_epochs"], dtype=object),
+                               np.array(["scatter", ""], dtype=object))
     assert tuple(out.columns) == payload.OUTPUT_COLUMNS
     assert out["status"].tolist() == ["ok", "rejected"]
     assert out["out_of_range"].tolist() == [True, False]

@@ -1,5 +1,9 @@
 """The simulator's physics (docs/SIMULATOR.md): the spec's cross-checks, the [Fe/H] encoding,
-the Bailey diagram, maximum light, noise, the DR3 population and the oracle's noise floor."""
+the Bailey diagram, maximum light, noise, the DR3 population and the oracle's noise floor.
+
+The mechanics are checked on the spec's laws (SPEC: the coefficients before the calibration on real
+DR3 curves, no jitter), where the spec gives reference numbers; the calibrated defaults are checked
+against the numbers they were fitted to."""
 
 from __future__ import annotations
 
@@ -9,17 +13,25 @@ import numpy as np
 import pytest
 
 from rrlfeh.config.data import SimulateConfig
-from rrlfeh.config.simulate import FehPrior
+from rrlfeh.config.simulate import FehPrior, Noise, Sampling
 from rrlfeh.data.fourier import cosine_series, fit_fourier
 from rrlfeh.data.populations import draw_rrab, draw_rrc
 from rrlfeh.data.simulate import derived_columns, light_curve, observe
 
-CFG = SimulateConfig()
+DEFAULT = SimulateConfig()
+CFG = replace(  # the spec's laws (docs/SIMULATOR.md), before the calibration on real curves
+    DEFAULT,
+    rrab=replace(DEFAULT.rrab, feh=FehPrior(), period_0=0.585, period_feh=-0.08, period_sd=0.07,
+                 a1_0=0.27, a1_period=-0.56, a1_feh=-0.06, r21_0=0.460, r21_a1=0.306, r31_0=0.300,
+                 r31_a1=0.556, phi21_0=3.236, phi21_phi31=0.392),
+    sampling=replace(DEFAULT.sampling, phase_jitter=0.0, amplitude_jitter=0.0, jitter_sigma_ln=0.0),
+    noise=replace(DEFAULT.noise, factor=2.0),
+)
 GRID = np.arange(20000) / 20000
 
 
-def _sim(kind: str, n: int, seed: int, label_mode: str = "photometric"):
-    cfg = replace(CFG, label_mode=label_mode)
+def _sim(kind: str, n: int, seed: int, label_mode: str = "photometric", base: SimulateConfig = CFG):
+    cfg = replace(base, label_mode=label_mode)
     rng = np.random.default_rng(seed)
     draw = draw_rrab if kind == "RRab" else draw_rrc
     pop = draw(rng, n, cfg.rrab if kind == "RRab" else cfg.rrc, label_mode)
@@ -155,3 +167,37 @@ def test_oracle_noise_floor_by_label_mode(kind):
     ok = _passes_default_cuts(kind, pop, cat)
     rmse_spec = np.sqrt(np.mean((oracle[ok] - pop.label[ok]) ** 2))
     assert 0.2 < rmse_spec < 0.31  # the intrinsic-scatter floor (~0.2-0.28 dex) plus fit noise
+
+
+def test_default_jitter_scatters_most_on_the_rising_branch():
+    """The calibrated per-transit jitter: the scatter around the true curve follows its slope (phase
+    jitter, largest on the rise) plus a share of its shape (amplitude jitter), as real curves do."""
+    pop, obs, _, _ = _sim("RRab", 600, 5, base=DEFAULT)
+    star = obs.star
+    cyc = (obs.time - obs.t0) / pop.period[star]
+    h = 1e-4
+    slope = (cosine_series(cyc[:, None] + h, pop.amp[star][:, None, :], pop.phase[star][:, None, :])
+             - cosine_series(cyc[:, None] - h, pop.amp[star][:, None, :], pop.phase[star][:, None, :]))[:, 0] / (2 * h)
+    clean = ~obs.flagged
+    jitter = (obs.mag - obs.model)  # noise only: the jitter is part of the model curve
+    intrinsic = obs.model - light_curve(pop, obs.g0, star, obs.time, obs.t0)
+    steep = np.abs(slope) > np.quantile(np.abs(slope), 0.8)
+    flat = np.abs(slope) < np.quantile(np.abs(slope), 0.2)
+    assert np.std(intrinsic[clean & steep]) > 3 * np.std(intrinsic[clean & flat])
+    assert np.std(jitter[clean] / obs.sigma[clean]) == pytest.approx(1.0, abs=0.03)
+    # the phase jitter explains most of the steep branch: sd ~ phase_jitter * E[k] * |slope|
+    k_mean = np.exp(DEFAULT.sampling.jitter_sigma_ln**2 / 2)
+    ratio = np.std(intrinsic[clean & steep]) / np.mean(DEFAULT.sampling.phase_jitter * k_mean * np.abs(slope[clean & steep]))
+    assert 0.8 < ratio < 1.6  # plus the amplitude jitter, which the steep branch also carries
+
+
+def test_default_population_matches_the_real_calibration_half():
+    """The calibrated RRab laws, refitted on simulated stars (true values), return what they were
+    fitted to on the real calibration half (docs/SIMULATOR.md, bench/calibrate_simulator.py)."""
+    pop = draw_rrab(np.random.default_rng(3), 20000, DEFAULT.rrab, "photometric")
+    x, dp = pop.feh_true + 1.5, pop.period - 0.6
+    assert _linfit(pop.period, x)[1] == pytest.approx(-0.119, abs=0.01)
+    a1 = _linfit(pop.amp[:, 0], dp, x)
+    assert a1[1] == pytest.approx(-0.858, abs=0.05) and a1[2] == pytest.approx(-0.116, abs=0.01)
+    assert np.mean(pop.feh_true) == pytest.approx(-1.52, abs=0.02)
+    assert np.mean(pop.period) == pytest.approx(0.58, abs=0.01)

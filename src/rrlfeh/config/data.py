@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Optional
 
 from rrlfeh.config.simulate import (
     Fitting,
@@ -140,7 +140,7 @@ class ValidateConfig:
     time_max: float = 2705.0
     feh_min: float = -4.0
     feh_max: float = 1.0
-    amplitude_max: float = 3.0  # peak_to_peak_g sanity bound, mag (RR Lyrae reach ~1.5)
+    amplitude_max: float = 5.0  # peak_to_peak_g sanity bound, mag (RR Lyrae reach ~1.5)
     # Fraction of vari_rrlyrae stars that must have G epochs (GX `mostly`). 1.0: a partial
     # download stops the pipeline; lower it to let clean reject the rest as `no_epochs`.
     min_fraction_with_g_epochs: float = 0.95
@@ -165,8 +165,13 @@ class CleanConfig:
     min_clean_epochs: int = 50
     max_phi31_error_rrab: float = 0.3
     types: list[str] = field(default_factory=lambda: ["RRab", "RRc"])
+    # feh_error given to labels that have none (None: left missing; when no label has one, the
+    # feh_error cut is skipped and the skip recorded in the metrics)
+    default_feh_error: Optional[float] = None
 
     def check(self) -> None:
+        if self.default_feh_error is not None and not self.default_feh_error >= 0:
+            raise ValueError(f"default_feh_error must be >= 0 or null, got {self.default_feh_error}")
         # preprocess folds with pf (RRab) or p1_o (RRc); no other class can go downstream
         unknown = sorted(set(self.types) - {"RRab", "RRc"})
         if unknown or not self.types:

@@ -103,8 +103,16 @@ class TrainConfig:
     warmup_epochs: int = 15
     # folds trained at once, each in its own process; 0 = one per core (at most one per fold)
     n_jobs: int = 0
+    # serving flags a star out_of_range where its fold scatter, phase gap or curve shape lies beyond
+    # this quantile of the training stars' (docs/REAL_STARS.md: chosen on the calibration half)
+    range_quantile: float = 0.99
+    shape_components: int = 8  # principal components of the training curves for the shape distance
 
     def check(self) -> None:
+        if not 0.5 < self.range_quantile <= 1:
+            raise ValueError(f"train: range_quantile must be in (0.5, 1], got {self.range_quantile}")
+        if self.shape_components < 1:
+            raise ValueError(f"train: shape_components >= 1 required, got {self.shape_components}")
         if self.n_jobs < 0:
             raise ValueError(f"train: n_jobs >= 0 required (0 = one per core), got {self.n_jobs}")
         if self.k_folds < 2 or self.repeats < 1:
@@ -112,3 +120,20 @@ class TrainConfig:
         if self.epochs < 1 or self.patience < 0 or self.warmup_epochs < 0:
             raise ValueError("train: epochs >= 1, patience >= 0 and warmup_epochs >= 0 required, got "
                              f"{self.epochs}, {self.patience}, {self.warmup_epochs}")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Fine-tuning on real labels: each fold starts from a trained model's fold (same index, cycled)
+    instead of random weights, and trains `epochs` epochs at `learning_rate_scale` of the tuned
+    rate (docs/REAL_STARS.md). The base model's hyperparameters replace the tuned ones (the weights
+    must fit the network)."""
+
+    from_model: str = ""  # models:/name@alias, models:/name/version or a models/ folder; "" = from scratch
+    epochs: int = 60
+    learning_rate_scale: float = 0.1
+
+    def check(self) -> None:
+        if self.epochs < 1 or not 0 < self.learning_rate_scale <= 1:
+            raise ValueError("finetune: epochs >= 1 and 0 < learning_rate_scale <= 1 required, got "
+                             f"{self.epochs}, {self.learning_rate_scale}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rrlfeh.config.data import CleanConfig, ExtractConfig, ValidateConfig
-from rrlfeh.config.model import FitConfig, SplitConfig, TrainConfig, TuneConfig
+from rrlfeh.config.model import FinetuneConfig, FitConfig, SplitConfig, TrainConfig, TuneConfig
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.config.serving import PredictConfig, RegisterConfig
 
@@ -23,3 +23,4 @@ class Params:
     train: TrainConfig
     register: RegisterConfig
     predict: PredictConfig
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)  # off unless from_model is set

@@ -23,6 +23,9 @@ class PredictConfig:
     ensemble_size: int = 0  # fold models used per type; 0 = all
     batch_size: int = 4096
     warmup: bool = True  # trace each fold network at model load, so the first request is fast
+    # dex, added in quadrature to the models' own uncertainty in feh_error: the simulation-to-real
+    # term, set so feh_error covers 68% of the real calibration half (bench/real_stars.py --calibrate)
+    extra_error: float = 0.0
     # `rrlfeh predict` (batch inference) only:
     chunk_stars: int = 5000  # stars per streamed chunk of epoch photometry (bounds memory)
     n_jobs: int = 0  # worker processes, each with its own copy of the model; 0 = all cores
@@ -34,6 +37,8 @@ class PredictConfig:
                 "min_epochs and batch_size must be >= 1, ensemble_size >= 0 (0 = all), got "
                 f"{self.min_epochs}, {self.batch_size}, {self.ensemble_size}"
             )
+        if not 0 <= self.extra_error < 10:
+            raise ValueError(f"extra_error must be in [0, 10) dex, got {self.extra_error}")
         if self.chunk_stars < 1 or self.n_jobs < 0:
             raise ValueError(f"chunk_stars must be >= 1 and n_jobs >= 0 (0 = all cores), "
                              f"got {self.chunk_stars}, {self.n_jobs}")

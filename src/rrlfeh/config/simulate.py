@@ -70,26 +70,27 @@ class Relation:
 class RRabPhysics:
     """RRab laws of SIMULATOR.md (pivots: P 0.6 d, [Fe/H] -1.5, A1 0.26 mag)."""
 
-    feh: FehPrior = field(default_factory=FehPrior)
+    # fitted to the real DR3 RRab of the calibration half (docs/SIMULATOR.md)
+    feh: FehPrior = field(default_factory=lambda: FehPrior(mean=-1.52, sd=0.41))
     feh_error: FehError = field(default_factory=FehError)
     feh_pivot: float = -1.5
     period_pivot: float = 0.6
-    period_0: float = 0.585
-    period_feh: float = -0.08
-    period_sd: float = 0.07
+    period_0: float = 0.580
+    period_feh: float = -0.119
+    period_sd: float = 0.075
     period_min: float = 0.40
     period_max: float = 0.95
-    a1_0: float = 0.27
-    a1_period: float = -0.56
-    a1_feh: float = -0.06
+    a1_0: float = 0.262
+    a1_period: float = -0.858
+    a1_feh: float = -0.116
     a1_sd: float = 0.05
     a1_min: float = 0.03  # keeps the Bailey-diagram tail physical (positive amplitudes)
     a1_pivot: float = 0.26
-    r21_0: float = 0.460
-    r21_a1: float = 0.306
+    r21_0: float = 0.454
+    r21_a1: float = 0.448
     r21_sd: float = 0.04
-    r31_0: float = 0.300
-    r31_a1: float = 0.556
+    r31_0: float = 0.284
+    r31_a1: float = 0.627
     r31_sd: float = 0.04
     r_min: float = 0.01  # lower clip of R21 and R31
     # R41, R51, R61 as fractions of R31
@@ -99,8 +100,8 @@ class RRabPhysics:
     phi31_feh: float = 1.174
     phi31_scatter_photometric: float = 0.0  # shape noise (rad) per label mode
     phi31_scatter_spectroscopic: float = 0.3
-    phi21_0: float = 3.236
-    phi21_phi31: float = 0.392
+    phi21_0: float = 3.120
+    phi21_phi31: float = 0.448
     phi21_sd: float = 0.1
     relation: Relation = field(
         default_factory=lambda: Relation(-1.537, -5.329, 0.6, 0.852, 2.3)
@@ -183,9 +184,21 @@ class Sampling:
     g0_sd: float = 1.2
     g0_min: float = 13.0
     g0_max: float = 20.0
+    # Real curves scatter around their smooth fit far beyond their reported errors, most on the
+    # rising branch (docs/SIMULATOR.md, "Calibration on real DR3 curves"): each transit's phase is
+    # shifted by N(0, phase_jitter k) cycles and its amplitude scaled by 1 + N(0, amplitude_jitter k),
+    # k ~ lognormal(0, jitter_sigma_ln) per star (cycle-to-cycle and Blazhko-like modulation).
+    phase_jitter: float = 0.010  # cycles; 0 = the curve repeats exactly
+    amplitude_jitter: float = 0.025  # fraction of the pulsation amplitude
+    jitter_sigma_ln: float = 0.7
+    clean_outlier_fraction: float = 0.0  # unflagged transits that are outliers (N(0, outlier_sd))
 
     def check(self) -> None:
         _require(self.time_start < self.time_end, "sampling.time_start must be < time_end")
+        _require(min(self.phase_jitter, self.amplitude_jitter, self.jitter_sigma_ln) >= 0,
+                 "sampling.phase_jitter, amplitude_jitter and jitter_sigma_ln must be >= 0")
+        _require(0 <= self.clean_outlier_fraction < 1,
+                 "sampling.clean_outlier_fraction must be in [0, 1)")
         _require(1 <= self.epochs_min <= self.epochs_max,
                  "sampling needs 1 <= epochs_min <= epochs_max")
         _require(0 <= self.rejected_fraction < 1, "sampling.rejected_fraction must be in [0, 1)")
@@ -202,7 +215,7 @@ class Noise:
     c0: float = 0.0001985
     g_bright: float = 12.0
     g_pivot: float = 15.0
-    factor: float = 2.0
+    factor: float = 1.5
     floor: float = 0.003
     zero_point_g: float = 25.6874
 

@@ -24,7 +24,8 @@ import pandas as pd
 from rrlfeh.config.data import CleanConfig, ValidateConfig
 from rrlfeh.data import schema
 from rrlfeh.data.cuts import (
-    CUTS, LABEL_CUTS, details, epoch_counts, failures, first_failure, g_rows, phi31_cut_applies,
+    CUTS, LABEL_CUTS, details, epoch_counts, failures, feh_error_cut_applies, fill_feh_error,
+    first_failure, g_rows, phi31_cut_applies,
     star_facts,
 )
 from rrlfeh.data.plots import bailey_diagram
@@ -39,6 +40,7 @@ def select_stars(cfg: CleanConfig, vari: pd.DataFrame, counts: pd.DataFrame,
     """Pure: the clean vari_rrlyrae, labels and rejected tables, and the metrics, from the small
     tables and the epoch table's rows per star (`epoch_counts`)."""
     labelled = len(labels) > 0
+    labels, n_defaulted = fill_feh_error(labels, cfg.default_feh_error)
     facts = star_facts(vari, counts, labels)
     fails = failures(facts, cfg, labelled)
     reason = first_failure(fails)
@@ -55,6 +57,10 @@ def select_stars(cfg: CleanConfig, vari: pd.DataFrame, counts: pd.DataFrame,
     }
     tables = {name: df.reset_index(drop=True) for name, df in tables.items()}
     metrics = clean_metrics(facts, fails, reason, labelled)
+    metrics["feh_error_cut"] = (
+        ("applied" if feh_error_cut_applies(facts) else "skipped: no label has a feh_error "
+         "(set clean.default_feh_error to apply it)") if labelled else "skipped: no labels")
+    metrics["labels_given_default_feh_error"] = n_defaulted
     _reconcile(metrics, tables)
     return tables, metrics
 

@@ -60,6 +60,14 @@ def star_facts(vari: pd.DataFrame, counts: pd.DataFrame, labels: pd.DataFrame) -
     return facts
 
 
+def fill_feh_error(labels: pd.DataFrame, default: float | None) -> tuple[pd.DataFrame, int]:
+    """Labels with a missing feh_error given `default` (None: left missing); how many were filled."""
+    missing = labels["feh_error"].isna()
+    if default is None or not missing.any():
+        return labels, 0
+    return labels.assign(feh_error=labels["feh_error"].fillna(default)), int(missing.sum())
+
+
 def g_rows(epochs: pd.DataFrame) -> np.ndarray:
     """Rows of a conformed epoch table in the G band (a missing band is not G)."""
     return (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
@@ -118,10 +126,19 @@ def phi31_cut_applies(facts: pd.DataFrame) -> bool:
     return bool(np.isfinite(facts.loc[rrab, "phi31_g_error"].to_numpy(dtype=float)).any()) or not rrab.any()
 
 
+def feh_error_cut_applies(facts: pd.DataFrame) -> bool:
+    """False when no label has a feh_error (a catalogue that publishes none, like the paper's own
+    photometric [Fe/H]): the cut is then skipped and reported instead of rejecting every star.
+    clean.default_feh_error fills missing errors first, where the user prefers that."""
+    labelled = facts["n_label_rows"] > 0
+    return bool(np.isfinite(facts.loc[labelled, "feh_error"].to_numpy(dtype=float)).any()) or not labelled.any()
+
+
 def failures(facts: pd.DataFrame, cfg: CleanConfig, labelled: bool) -> pd.DataFrame:
     """Boolean frame (stars x CUTS): does the star fail the cut? Label cuts are False when unlabelled."""
     cls = facts["best_classification"]
     phi31_cut = phi31_cut_applies(facts)
+    error_cut = feh_error_cut_applies(facts)
     known = cls.isin(schema.TYPES)
     selected = cls.isin(cfg.types)
     has_label = (facts["n_label_rows"] > 0) & np.isfinite(facts["feh"])
@@ -137,7 +154,7 @@ def failures(facts: pd.DataFrame, cfg: CleanConfig, labelled: bool) -> pd.DataFr
         "duplicate_transits": facts["n_duplicate_rows"] > 0,
         "no_label": labelled & ~has_label,
         "duplicate_label": labelled & (facts["n_label_rows"] > 1),
-        "feh_error": labelled & has_label & ~(facts["feh_error"] < cfg.max_feh_error),
+        "feh_error": error_cut & labelled & has_label & ~(facts["feh_error"] < cfg.max_feh_error),
         "peak_to_peak_g": facts["in_vari"] & ~(facts["peak_to_peak_g"] < cfg.max_peak_to_peak_g),
         "too_few_clean_epochs": facts["n_clean_g"] < cfg.min_clean_epochs,
         "phi31_g_error": phi31_cut & (cls == "RRab") & ~(facts["phi31_g_error"] < cfg.max_phi31_error_rrab),

@@ -49,15 +49,29 @@ class Observed:
 
 
 def light_curve(pop: Population, g0: np.ndarray, star: np.ndarray, time: np.ndarray,
-                t0: float) -> np.ndarray:
-    """Noise-free G magnitude of star[i] at time[i] (the RRd fundamental added as a sinusoid)."""
-    mag = g0[star] + cosine_series((time - t0) / pop.period[star], pop.amp[star], pop.phase[star])
+                t0: float, phase_shift: np.ndarray | float = 0.0,
+                amp_scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """Noise-free G magnitude of star[i] at time[i] (the RRd fundamental added as a sinusoid);
+    phase_shift (cycles) and amp_scale are the per-transit jitter of the pulsation."""
+    cycles = (time - t0) / pop.period[star] + phase_shift
+    mag = g0[star] + amp_scale * cosine_series(cycles, pop.amp[star], pop.phase[star])
     second = np.isfinite(pop.second_period[star])
     if second.any():
         s = star[second]
         mag[second] += pop.second_amp[s] * np.cos(
             2 * np.pi * (time[second] - t0) / pop.second_period[s] + pop.second_phase[s])
     return mag
+
+
+def _jitter(rng: np.random.Generator, s, star: np.ndarray, n: int):
+    """Per-transit phase shift (cycles) and amplitude scale; (0, 1) when the jitter is off, drawing
+    nothing, so a simulator without it reproduces its stars exactly."""
+    if s.phase_jitter == 0 and s.amplitude_jitter == 0:
+        return 0.0, 1.0
+    k = np.exp(s.jitter_sigma_ln * rng.standard_normal(n))[star]
+    shift = s.phase_jitter * k * rng.standard_normal(len(star))
+    scale = 1.0 + s.amplitude_jitter * k * rng.standard_normal(len(star))
+    return shift, scale
 
 
 def observe(rng: np.random.Generator, pop: Population, cfg: SimulateConfig) -> Observed:
@@ -68,11 +82,16 @@ def observe(rng: np.random.Generator, pop: Population, cfg: SimulateConfig) -> O
     time = transit_times(rng, counts, s)
     star = np.repeat(np.arange(n), counts)
     t0 = 0.5 * (s.time_start + s.time_end)  # any epoch would do: phi_1 is uniform
-    model = light_curve(pop, g0, star, time, t0)
+    shift, scale = _jitter(rng, s, star, n)
+    model = light_curve(pop, g0, star, time, t0, shift, scale)
     flagged = rng.random(len(time)) < s.rejected_fraction
-    # Flagged transits are outliers (that is why the variability pipeline rejects them).
+    # Flagged transits are outliers (that is why the variability pipeline rejects them); a few
+    # unflagged ones are too, as in the archive.
+    outlier = flagged
+    if s.clean_outlier_fraction > 0:
+        outlier = flagged | (rng.random(len(time)) < s.clean_outlier_fraction)
     noise = g_error(model, cfg.noise) * rng.standard_normal(len(time))
-    mag = model + noise + np.where(flagged, s.outlier_sd * rng.standard_normal(len(time)), 0.0)
+    mag = model + noise + np.where(outlier, s.outlier_sd * rng.standard_normal(len(time)), 0.0)
     ra, dec = positions(rng, n, cfg.sky)
     sigma = g_error(mag, cfg.noise)
     return Observed(pop, ra, dec, counts, time, model, mag, sigma, flagged, g0, t0)

@@ -57,6 +57,8 @@ def preprocess_batches(
         reason=np.full(n, "", dtype=object),
         n_epochs=np.zeros(n, dtype=np.int64),
         amplitude=np.full(n, np.nan),
+        scatter=np.full(n, np.nan),
+        phase_gap=np.full(n, np.nan),
     )
     counts = dict.fromkeys(COUNT_KEYS, 0)
     seen = np.zeros(n, dtype=bool)
@@ -102,6 +104,8 @@ def _scatter(out: PreprocessResult, rows: np.ndarray, res: PreprocessResult) -> 
     out.reason[rows] = res.reason
     out.n_epochs[rows] = res.n_epochs
     out.amplitude[rows] = res.amplitude
+    out.scatter[rows] = res.scatter
+    out.phase_gap[rows] = res.phase_gap
 
 
 def _arrays(chunk: StarChunk) -> tuple[np.ndarray, ...]:

@@ -65,3 +65,17 @@ def largest_phase_gap(phase: np.ndarray, star: np.ndarray, n_stars: int) -> np.n
     largest = segment_reduce(np.maximum, gaps, counts, empty=1.0)
     largest[counts < 2] = 1.0
     return largest
+
+
+def segment_median(values: np.ndarray, star: np.ndarray, n_stars: int) -> np.ndarray:
+    """Median of each star's values (`star` sorted ascending); NaN for a star without values."""
+    counts = np.bincount(star, minlength=n_stars)
+    order = np.lexsort((values, star))
+    v = values[order]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full(n_stars, np.nan)
+    has = counts > 0
+    lo = starts[has] + (counts[has] - 1) // 2
+    hi = starts[has] + counts[has] // 2
+    out[has] = 0.5 * (v[lo] + v[hi])
+    return out

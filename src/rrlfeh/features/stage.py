@@ -66,6 +66,8 @@ def tensor_arrays(
         "n_epochs": res.n_epochs[res.ok].astype(np.int32),
         "period": kept["period"].to_numpy(dtype=np.float64),
         "amplitude": res.amplitude[res.ok].astype(np.float64),
+        "scatter": res.scatter[res.ok].astype(np.float64),
+        "phase_gap": res.phase_gap[res.ok].astype(np.float64),
         "feh_error": kept["feh_error"].to_numpy(dtype=np.float32),
     }
 

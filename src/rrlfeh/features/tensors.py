@@ -18,11 +18,12 @@ from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.features.folding import (
     fold,
     largest_phase_gap,
+    segment_median,
     segment_reduce,
     star_index,
     to_ragged,
 )
-from rrlfeh.features.spline import basis_matrix, fit_periodic
+from rrlfeh.features.spline import basis_matrix, fit_periodic, periodic_basis
 
 # Rejection reasons, in the order they are tested (a star gets the first that applies).
 REASONS = (
@@ -48,6 +49,10 @@ class PreprocessResult:
     reason: np.ndarray  # (n,) object, '' when ok
     n_epochs: np.ndarray  # (n,) int, finite epochs used
     amplitude: np.ndarray  # (n,) float, peak-to-peak of the smoothed curve (mag), NaN if rejected
+    # robust scatter of the epochs around the smoothed curve / amplitude (NaN if rejected): how
+    # well the curve folds; a wrong period or type folds into noise (docs/REAL_STARS.md)
+    scatter: np.ndarray
+    phase_gap: np.ndarray  # (n,) largest gap between folded phases (NaN if not reached)
 
     def __len__(self) -> int:
         return len(self.ok)
@@ -55,7 +60,7 @@ class PreprocessResult:
     def take(self, rows: np.ndarray) -> "PreprocessResult":
         return PreprocessResult(
             self.X[rows], self.ok[rows], self.reason[rows], self.n_epochs[rows],
-            self.amplitude[rows],
+            self.amplitude[rows], self.scatter[rows], self.phase_gap[rows],
         )
 
 
@@ -134,13 +139,15 @@ def preprocess_ragged(
     reject(~(ptp > _CONSTANT_MAG), "constant_magnitudes")
 
     phase_k = fold(time_k, epochs[star_k], periods[star_k])
-    reject(largest_phase_gap(phase_k, star_k, n) > max_phase_gap, "poor_phase_coverage")
+    phase_gap = np.where(reason == "", largest_phase_gap(phase_k, star_k, n), np.nan)
+    reject(phase_gap > max_phase_gap, "poor_phase_coverage")
 
     X = np.zeros((n, n_points, 2), dtype=np.float32)
     amplitude = np.full(n, np.nan)
+    scatter = np.full(n, np.nan)
     fit_rows = np.flatnonzero(reason == "")
     if len(fit_rows):
-        curves = _smooth(phase_k, mag_k, star_k, fit_rows, n, n_points, smoothing, n_knots)
+        curves, mad = _smooth(phase_k, mag_k, star_k, fit_rows, n, n_points, smoothing, n_knots)
         mean = curves.mean(axis=1)
         std = curves.std(axis=1)
         good = np.isfinite(curves).all(axis=1) & (std > _CONSTANT_MAG * 1e-3)
@@ -150,13 +157,16 @@ def preprocess_ragged(
         rows = fit_rows[good]
         curves, mean, std = curves[good], mean[good], std[good]
         amplitude[rows] = curves.max(axis=1) - curves.min(axis=1)
+        scatter[rows] = mad[good] / amplitude[rows]
         X[rows, :, 0] = (phase_grid(n_points)[None, :] * periods[rows, None]).astype(np.float32)
         X[rows, :, 1] = ((curves - mean[:, None]) / std[:, None]).astype(np.float32)
-    return PreprocessResult(X, reason == "", reason, n_epochs.astype(np.int64), amplitude)
+    return PreprocessResult(X, reason == "", reason, n_epochs.astype(np.int64), amplitude, scatter,
+                            phase_gap)
 
 
-def _smooth(phase, mag, star, rows, n, n_points, smoothing, n_knots) -> np.ndarray:
-    """Resampled smoothed curves (len(rows), N) of the stars `rows`."""
+def _smooth(phase, mag, star, rows, n, n_points, smoothing, n_knots) -> tuple[np.ndarray, np.ndarray]:
+    """Resampled smoothed curves (len(rows), N) of the stars `rows`, and the robust scatter
+    (1.4826 x median absolute residual, mag) of each star's epochs around its curve."""
     # renumber the fitted stars 0..len(rows)-1 so the solve sizes to them only
     new_id = np.full(n, -1, dtype=np.int64)
     new_id[rows] = np.arange(len(rows))
@@ -167,4 +177,7 @@ def _smooth(phase, mag, star, rows, n, n_points, smoothing, n_knots) -> np.ndarr
     counts = np.bincount(s, minlength=len(rows))
     centre = np.bincount(s, weights=m, minlength=len(rows)) / counts
     coef = fit_periodic(phase[sel], m - centre[s], s, len(rows), n_knots, smoothing)
-    return coef @ basis_matrix(phase_grid(n_points), n_knots).T + centre[:, None]
+    index, value = periodic_basis(phase[sel], n_knots)
+    fitted = np.einsum("mj,mj->m", value, coef[s[:, None], index])
+    mad = 1.4826 * segment_median(np.abs(m - centre[s] - fitted), s, len(rows))
+    return coef @ basis_matrix(phase_grid(n_points), n_knots).T + centre[:, None], mad

@@ -8,6 +8,7 @@ are the ensemble scored once on the test stars (weighted by the KDE of the whole
 from __future__ import annotations
 
 import multiprocessing
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from rrlfeh.config.loader import to_dict
 from rrlfeh.config.params import Params
 from rrlfeh.errors import DataError
 from rrlfeh.model import report
-from rrlfeh.model.dataset import Tensors, load_tensors, oracle_lookup, read_hparams
+from rrlfeh.model.dataset import Tensors, load_tensors, oracle_lookup, read_hparams, read_hparams_dict
 from rrlfeh.model.metrics import regression_metrics
 from rrlfeh.model.splits import Fold, cv_folds, fold_weights, holdout_split
 from rrlfeh.runtime import configure_keras_worker, resolve_jobs
@@ -48,12 +49,60 @@ class FoldResult:
 def train_params(params: Params) -> dict:
     """The params.yaml sections this stage reads (dvc.yaml declares the same)."""
     return {"seed": params.seed, "split": to_dict(params.split), "train": to_dict(params.train),
-            "fit": to_dict(params.fit), "preprocess": to_dict(params.preprocess)}
+            "fit": to_dict(params.fit), "preprocess": to_dict(params.preprocess),
+            "finetune": to_dict(params.finetune)}
+
+
+def finetune_start(base: Path, n_points: int, hp: dict, seed: int, params: Params, n_train: int):
+    """A compiled copy of the trained fold model `base`, with a fresh optimizer at
+    finetune.learning_rate_scale of the rate, over finetune.epochs: fine-tuning starts here."""
+    import keras
+
+    from rrlfeh.model.gru import build_model, make_optimizer
+
+    trained = keras.saving.load_model(base, compile=False)
+    scale = trained.get_layer("feh_dex").get_config()
+    lr = float(hp["learning_rate"]) * params.finetune.learning_rate_scale
+    optimizer = make_optimizer({**hp, "learning_rate": lr}, params.fit, n_train=n_train,
+                               epochs=params.finetune.epochs)
+    model = build_model(n_points, hp, seed=seed, target=(scale["offset"], scale["scale"]),
+                        optimizer=optimizer)
+    try:
+        model.set_weights(trained.get_weights())
+    except ValueError as exc:
+        raise DataError(f"finetune.from_model: {base.name} does not fit this network ({exc})") from exc
+    return model
+
+
+def base_folds(from_model: str, star_type: str, dst: Path) -> tuple[list[Path], dict]:
+    """The fold model files and manifest of `star_type` in the model to fine-tune from: a registered
+    model (models:/...) is fetched once into dst; a folder holds {type}/manifest.json."""
+    import json
+
+    from rrlfeh.serving.catalogue import model_provenance
+
+    prov: dict = {"from_model": from_model}
+    root = Path(from_model)
+    if from_model.startswith("models:/"):
+        tracking.use_store()
+        load_uri, prov = model_provenance(from_model)
+        prov = {"from_model": from_model, **{k: v for k, v in prov.items() if v}}
+        root = Path(mlflow.artifacts.download_artifacts(artifact_uri=load_uri, dst_path=str(dst)))
+    found = sorted(root.rglob(f"{star_type}/manifest.json"))
+    if not found:
+        raise DataError(f"finetune.from_model {from_model!r}: no {star_type} model in it")
+    manifest = json.loads(found[0].read_text())
+    files = [found[0].parent / f["file"] for f in manifest["folds"]]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing or not files:
+        raise DataError(f"finetune.from_model {from_model!r}: fold models missing: {missing or 'none listed'}")
+    return files, {**prov, "hparams": manifest["hparams"], "n_points": manifest["n_points"]}
 
 
 def _fit_folds(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np.ndarray,
                folds: list[Fold], oracle: np.ndarray | None, out_dir: Path, data_path: Path,
-               truth_path: Path | None, parent_run_id: str) -> list[FoldResult]:
+               truth_path: Path | None, parent_run_id: str,
+               bases: list[Path] | None = None) -> list[FoldResult]:
     """Every fold, `train.n_jobs` at a time; results in fold order.
 
     Parallel folds pay off where one fit leaves the hardware idle: a GPU at batch <= 256, or a CPU
@@ -61,28 +110,31 @@ def _fit_folds(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: n
     TensorFlow and JAX are not fork-safe) with its share of the cores.
     """
     jobs = min(resolve_jobs(params.train.n_jobs), len(folds))
+    base = [None] * len(folds) if not bases else [bases[i % len(bases)] for i in range(len(folds))]
     if jobs == 1:
-        return [_fit_fold(params, data, hp, dev, test, f, oracle, out_dir) for f in folds]
+        return [_fit_fold(params, data, hp, dev, test, f, oracle, out_dir, base=b)
+                for f, b in zip(folds, base)]
     threads = max(1, resolve_jobs(0) // jobs)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=configure_keras_worker,
                              initargs=(threads,)) as pool:
         futures = [pool.submit(_fit_fold_in_worker, params, data_path, truth_path, hp, dev, test, f,
-                               out_dir, parent_run_id) for f in folds]
+                               out_dir, parent_run_id, b) for f, b in zip(folds, base)]
         return [f.result() for f in futures]
 
 
 def _fit_fold_in_worker(params: Params, data_path: Path, truth_path: Path | None, hp: dict,
                         dev: np.ndarray, test: np.ndarray, fold: Fold, out_dir: Path,
-                        parent_run_id: str) -> FoldResult:
+                        parent_run_id: str, base: Path | None = None) -> FoldResult:
     tracking.use_store()
     data = load_tensors(data_path)
     return _fit_fold(params, data, hp, dev, test, fold, oracle_lookup(truth_path, data.source_id), out_dir,
-                     parent_run_id)
+                     parent_run_id, base)
 
 
 def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np.ndarray, fold: Fold,
-              oracle: np.ndarray | None, out_dir: Path, parent_run_id: str | None = None) -> FoldResult:
+              oracle: np.ndarray | None, out_dir: Path, parent_run_id: str | None = None,
+              base: Path | None = None) -> FoldResult:
     import keras
 
     from rrlfeh.model.callbacks import EpochTimer, MlflowEpochLogger
@@ -99,9 +151,13 @@ def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np
     ) as run:
         keras.backend.clear_session()
         batch, epochs = int(hp["batch_size"]), params.train.epochs
-        optimizer = make_optimizer(hp, params.fit, n_train=len(tr), epochs=epochs)
-        model = build_model(data.n_points, hp, seed=params.seed + 1000 * fold.repeat + fold.fold,
-                            target=label_scale(y_tr), optimizer=optimizer)
+        seed = params.seed + 1000 * fold.repeat + fold.fold
+        if base is None:
+            optimizer = make_optimizer(hp, params.fit, n_train=len(tr), epochs=epochs)
+            model = build_model(data.n_points, hp, seed=seed, target=label_scale(y_tr), optimizer=optimizer)
+        else:
+            epochs = params.finetune.epochs
+            model = finetune_start(base, data.n_points, hp, seed, params, n_train=len(tr))
         timer = EpochTimer()
         callbacks = [timer, MlflowEpochLogger(run.info.run_id), keras.callbacks.TerminateOnNaN()]
         stop = None
@@ -146,6 +202,22 @@ def run_train(params: Params, star_type: str, data_path: Path, hparams_path: Pat
         raise DataError(f"{data_path}: curves have {data.n_points} points, params say {expected}; "
                         "rerun `rrlfeh preprocess`")
     hp = read_hparams(hparams_path)
+    with tempfile.TemporaryDirectory(prefix="rrlfeh-base-") as tmp:
+        bases, finetune = None, None
+        if params.finetune.from_model:
+            bases, finetune = base_folds(params.finetune.from_model, star_type, Path(tmp))
+            if finetune.pop("n_points") != data.n_points:
+                raise DataError(f"finetune.from_model: its {star_type} model takes "
+                                f"{len(bases)} curves of a different length than {data_path}")
+            hp = read_hparams_dict(finetune.pop("hparams"))  # the weights fix the network
+            finetune.update(epochs=params.finetune.epochs,
+                            learning_rate_scale=params.finetune.learning_rate_scale)
+        return _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, metrics_path,
+                          plots_dir, truth_path, t0, bases, finetune)
+
+
+def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, metrics_path, plots_dir,
+               truth_path, t0, bases, finetune) -> dict:
     holdout = holdout_split(data.source_id, data.y, params.split, params.seed)
     dev, test = holdout.dev, holdout.test
     folds = cv_folds(data.y[dev], params.train.k_folds, params.train.repeats, params.split.n_bins, params.seed)
@@ -163,11 +235,16 @@ def run_train(params: Params, star_type: str, data_path: Path, hparams_path: Pat
         tags={"stage": "train", "star_type": star_type, "kind": "cv"},
     ) as parent:
         results = _fit_folds(params, data, hp, dev, test, folds, oracle, out_dir, data_path, truth_path,
-                             parent.info.run_id)
+                             parent.info.run_id, bases)
         test_pred, test_w = report.ensemble_test(params, data, holdout, results)
         oof = report.out_of_fold(params, data, holdout, results)
         summary = report.summarize_cv(data, holdout, results, test_pred, test_w, oracle,
                                       wall_s=time.perf_counter() - t0, oof=oof)
+        summary["uncertainty"] = report.uncertainty(data, holdout, oof[0], test_pred)
+        if finetune is not None:
+            summary["finetune"] = finetune
+            mlflow.set_tags({"finetune.from_model": finetune["from_model"],
+                             "finetune.base_version": str(finetune.get("model_version", ""))})
         tracking.log_metrics_flat(summary)
         report.write_outputs(params, star_type, data, holdout, hp, results, summary, test_pred, test_w,
                              data_path, out_dir, metrics_path, plots_dir, parent.info.run_id, oof)

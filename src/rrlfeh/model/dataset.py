@@ -10,7 +10,8 @@ import numpy as np
 
 from rrlfeh.errors import DataError
 
-NPZ_KEYS = ("X", "y", "w", "source_id", "n_epochs", "period", "amplitude", "feh_error")
+NPZ_KEYS = ("X", "y", "w", "source_id", "n_epochs", "period", "amplitude", "feh_error", "scatter",
+            "phase_gap")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Tensors:
     period: np.ndarray
     amplitude: np.ndarray
     feh_error: np.ndarray
+    scatter: np.ndarray  # epochs around the smoothed curve / amplitude (features.tensors)
+    phase_gap: np.ndarray
 
     @property
     def n_points(self) -> int:
@@ -63,6 +66,8 @@ def load_tensors(path: str | Path) -> Tensors:
         period=arrays["period"].astype("float64", copy=False),
         amplitude=arrays["amplitude"].astype("float64", copy=False),
         feh_error=arrays["feh_error"].astype("float32", copy=False),
+        scatter=arrays["scatter"].astype("float64", copy=False),
+        phase_gap=arrays["phase_gap"].astype("float64", copy=False),
     )
 
 
@@ -80,10 +85,17 @@ def read_hparams(path: str | Path) -> dict:
     hp = data.get("hparams", data) if isinstance(data, dict) else None
     if not isinstance(hp, dict):
         raise DataError(f"{path}: expected a JSON object of hyperparameters")
+    return read_hparams_dict(hp, str(path))
+
+
+def read_hparams_dict(hp: dict, where: str = "hparams") -> dict:
+    """Hyperparameters completed with the defaults and checked; DataError naming `where`."""
+    from rrlfeh.model.gru import full_hparams
+
     try:
         return full_hparams(hp)
     except (ValueError, TypeError) as exc:
-        raise DataError(f"{path}: {exc}") from exc
+        raise DataError(f"{where}: {exc}") from exc
 
 
 def oracle_lookup(truth_path: str | Path | None, source_id: np.ndarray) -> np.ndarray | None:

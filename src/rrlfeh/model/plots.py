@@ -71,3 +71,26 @@ def residuals_vs_epochs(n_epochs: np.ndarray, residual: np.ndarray, path: Path, 
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
+
+
+def reliability(normalized: dict[str, np.ndarray], path: Path) -> Path:
+    """Observed against nominal coverage of the central Gaussian interval, per set of residuals
+    divided by their feh_error: on the diagonal, the uncertainty is calibrated."""
+    from scipy.stats import norm
+
+    z = np.linspace(0.05, 3.0, 60)
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    for name, r in normalized.items():
+        r = np.abs(np.asarray(r, float))
+        r = r[np.isfinite(r)]
+        if len(r):
+            ax.plot(2 * norm.cdf(z) - 1, [np.mean(r <= v) for v in z], label=f"{name} ({len(r)})")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.axvline(0.683, color="grey", lw=0.5)
+    ax.set_xlabel("nominal coverage")
+    ax.set_ylabel("observed coverage")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path

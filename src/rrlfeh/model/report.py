@@ -12,7 +12,7 @@ import pandas as pd
 from rrlfeh import tracking
 from rrlfeh.config.loader import to_dict
 from rrlfeh.config.params import Params
-from rrlfeh.model import plots
+from rrlfeh.model import applicability, plots
 from rrlfeh.model.dataset import Tensors
 from rrlfeh.model.metrics import regression_metrics, summarize
 from rrlfeh.model.splits import Holdout, fold_weights
@@ -108,11 +108,24 @@ def summarize_cv(data: Tensors, holdout: Holdout, results: list[FoldResult], tes
     return summary
 
 
-def training_range(data: Tensors, dev: np.ndarray) -> dict:
+def training_range(params: Params, data: Tensors, dev: np.ndarray) -> dict:
     """Where the models have seen data: inputs outside it are extrapolation (serving flags them)."""
-    def span(a):
-        return [float(np.nanmin(a[dev])), float(np.nanmax(a[dev]))]
-    return {"period": span(data.period), "amplitude": span(data.amplitude), "n_epochs": span(data.n_epochs)}
+    t = params.train
+    return applicability.training_range(
+        data.period[dev], data.amplitude[dev], data.scatter[dev], data.phase_gap[dev],
+        data.n_epochs[dev], data.X[dev, :, 1], t.range_quantile, t.shape_components)
+
+
+def uncertainty(data: Tensors, holdout: Holdout, oof: np.ndarray, test_pred: np.ndarray) -> dict:
+    """feh_error's calibration, fitted on the pooled out-of-fold residuals of the development
+    stars, with its 1-sigma coverage there and on the test stars (which it never saw)."""
+    dev, test = holdout.dev, holdout.test
+    fit = applicability.fit_uncertainty(oof - data.y[dev], data.scatter[dev], data.n_epochs[dev])
+    sigma = applicability.feh_error(fit, data.scatter[test], data.n_epochs[test])
+    r = test_pred - data.y[test]
+    ok = np.isfinite(r)
+    fit["coverage_1sigma_test"] = float(np.mean(np.abs(r[ok]) <= sigma[ok])) if ok.any() else None
+    return fit
 
 
 def _predictions_table(ids, y, pred, w, n_epochs) -> pd.DataFrame:
@@ -137,7 +150,11 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
                    "train_metrics": r.train_metrics, "best_epoch": r.best_epoch + 1,
                    "n_train": int(r.fold.train.size), "n_val": int(r.fold.val.size)} for r in results],
         "test_source_ids": [int(s) for s in data.source_id[test]],
-        "training_range": training_range(data, dev),
+        "training_range": training_range(params, data, dev),
+        "uncertainty": summary.get("uncertainty"),
+        # the stars the weights have seen: scoring the model on them would flatter it
+        "finetune": None if not summary.get("finetune") else {
+            **summary["finetune"], "source_ids": [int(s) for s in data.source_id[dev]]},
         "cv_metrics": summary["cv"],
         "test_metrics": summary["test"],
         "oracle_metrics": summary.get("oracle"),
@@ -179,3 +196,9 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
          "test (ensemble)": summary["test"]},
         plots_dir / "pred_vs_true.png")
     plots.residuals_vs_epochs(data.n_epochs[dev].astype(float), oof - data.y[dev], plots_dir / "residuals_vs_epochs.png")
+    unc = summary.get("uncertainty")
+    if unc:  # simulated stars: the models' own term only (predict.extra_error is for real ones)
+        plots.reliability({
+            "out-of-fold": (oof - data.y[dev]) / applicability.feh_error(unc, data.scatter[dev], data.n_epochs[dev]),
+            "test": (test_pred - data.y[test]) / applicability.feh_error(unc, data.scatter[test], data.n_epochs[test]),
+        }, plots_dir / "reliability.png")

@@ -13,6 +13,7 @@ import tempfile
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rrlfeh.errors import DataError
@@ -70,13 +71,23 @@ def model_config(predict_cfg) -> dict:
 def model_metadata(manifests: dict[str, dict], predict_cfg) -> dict:
     """What the model records about how it was made (MLmodel `metadata`)."""
     keys = ("n_points", "preprocess", "hparams", "training_range", "cv_metrics", "test_metrics",
-            "oracle_metrics", "data_md5", "git_commit", "mlflow_run_id", "keras_backend")
+            "oracle_metrics", "data_md5", "git_commit", "mlflow_run_id", "keras_backend",
+            "uncertainty", "shape_range")
     return {
         "task": "[Fe/H] (dex) of RR Lyrae from Gaia DR3 G light curves (Monti et al. 2025)",
         "predict": model_config(predict_cfg),
         "types": {t: {k: m.get(k) for k in keys} | {"n_folds": len(m["folds"])}
+                  | {"finetuned_on_stars": len((m.get("finetune") or {}).get("source_ids", []))}
                   for t, m in manifests.items()},
     }
+
+
+def tuned_source_ids(model_dir: Path) -> np.ndarray:
+    """The source_ids any type of a logged model (or a models/ folder) was fine-tuned on: the
+    manifests' `finetune.source_ids`. Scoring a model on them would flatter it."""
+    ids = [np.asarray((json.loads(p.read_text()).get("finetune") or {}).get("source_ids", []),
+                      dtype=np.int64) for p in Path(model_dir).rglob("manifest.json")]
+    return np.unique(np.concatenate(ids)) if ids else np.zeros(0, dtype=np.int64)
 
 
 def log_model(manifests: dict[str, dict], models_dir: Path, predict_cfg, example: pd.DataFrame):

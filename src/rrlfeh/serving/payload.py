@@ -24,12 +24,11 @@ from rrlfeh.serving.star_rows import clean_curves, isin_sorted
 
 INPUT_COLUMNS = ("source_id", "type", "period", "epoch_g", "time", "mag")
 OUTPUT_COLUMNS = (
-    "source_id", "feh", "feh_std", "n_epochs", "status", "reason", "out_of_range",
+    "source_id", "feh", "feh_error", "feh_std", "n_epochs", "status", "reason", "out_of_range",
     "out_of_range_reason",
 )
 # best_classification spelling -> the model key (models/{key}/)
 TYPE_KEYS = {"rrab": "rrab", "rrc": "rrc"}
-RANGE_KEYS = ("period", "amplitude", "n_epochs")
 
 
 class PayloadError(DataError):
@@ -110,30 +109,14 @@ def parse_request(df: pd.DataFrame) -> Request:
     )
 
 
-def out_of_range_reasons(values: dict[str, np.ndarray], training_range: dict) -> np.ndarray:
-    """Per star, the comma-joined names of the quantities outside the training range ('' if none)."""
-    n = len(next(iter(values.values())))
-    flags = []
-    for key in RANGE_KEYS:
-        if key not in training_range or key not in values:
-            continue
-        lo, hi = training_range[key]
-        v = np.asarray(values[key], dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            flags.append(np.where((v < lo) | (v > hi), key, ""))
-    out = np.full(n, "", dtype=object)
-    for f in flags:
-        out = np.where(f == "", out, np.where(out == "", f, out + "," + f))
-    return out.astype(object)
-
-
-def build_output(req: Request, feh: np.ndarray, feh_std: np.ndarray, n_epochs: np.ndarray,
-                 reason: np.ndarray, oor_reason: np.ndarray) -> pd.DataFrame:
+def build_output(req: Request, feh: np.ndarray, feh_error: np.ndarray, feh_std: np.ndarray,
+                 n_epochs: np.ndarray, reason: np.ndarray, oor_reason: np.ndarray) -> pd.DataFrame:
     """The response table, one row per request row, in request order."""
     reason = np.asarray(reason, dtype=object)
     return pd.DataFrame({
         "source_id": req.source_id.astype(np.int64),
         "feh": np.asarray(feh, dtype=np.float64),
+        "feh_error": np.asarray(feh_error, dtype=np.float64),
         "feh_std": np.asarray(feh_std, dtype=np.float64),
         "n_epochs": np.asarray(n_epochs, dtype=np.int64),
         "status": np.where(reason == "", "ok", "rejected").astype(object),
@@ -175,7 +158,8 @@ def signature():
         ColSpec("double", "epoch_g"), ColSpec(Array("double"), "time"), ColSpec(Array("double"), "mag"),
     ])
     outputs = Schema([
-        ColSpec("long", "source_id"), ColSpec("double", "feh"), ColSpec("double", "feh_std"),
+        ColSpec("long", "source_id"), ColSpec("double", "feh"), ColSpec("double", "feh_error"),
+        ColSpec("double", "feh_std"),
         ColSpec("long", "n_epochs"), ColSpec("string", "status"), ColSpec("string", "reason"),
         ColSpec("boolean", "out_of_range"), ColSpec("string", "out_of_range_reason"),
     ])

@@ -3,7 +3,8 @@
 A models-from-code pyfunc (model_code.py instantiates FehModel): its artifacts are, per type, the
 training manifest and the fold models; the preprocessing is `rrlfeh.features.tensors`, the very
 function training used, shipped with the model through code_paths. The fold models of a type are
-averaged (feh) and their spread reported (feh_std).
+averaged (feh) and their spread reported (feh_std); feh_error is the calibrated 1-sigma uncertainty
+and out_of_range names what lies outside the training stars (model.applicability).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rrlfeh.config.serving import PredictConfig
 from rrlfeh.serving import payload
 
 # The PredictConfig fields the model itself uses: logged as its model_config.
-MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup")
+MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup", "extra_error")
 
 
 # Requests of at most this many stars go through the block-diagonal fused network (3 recurrent
@@ -123,6 +124,7 @@ class FehModel(mlflow.pyfunc.PythonModel):
         cfg = {k: getattr(defaults, k) for k in MODEL_CONFIG_KEYS} | dict(context.model_config or {})
         self.min_epochs = int(cfg["min_epochs"])
         self.batch_size = int(cfg["batch_size"])
+        self.extra_error = float(cfg["extra_error"])
         self.types: dict[str, TypeModel] = {}
         self.curve_options: dict[str, dict] = {}  # preprocess_arrays keywords per type
         for path in context.artifacts.values():  # one folder per type: manifest + fold models
@@ -135,6 +137,8 @@ class FehModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from rrlfeh.features.tensors import preprocess_arrays
+        from rrlfeh.model.applicability import feh_error as feh_error_of
+        from rrlfeh.model.applicability import out_of_range_reasons
 
         try:
             req = payload.parse_request(model_input)
@@ -143,6 +147,7 @@ class FehModel(mlflow.pyfunc.PythonModel):
             raise mlflow.exceptions.MlflowException.invalid_parameter_value(str(exc)) from None
         n = len(req)
         feh = np.full(n, np.nan)
+        feh_error = np.full(n, np.nan)
         feh_std = np.full(n, np.nan)
         n_epochs = req.n_epochs.copy()
         reason = req.reason.copy()
@@ -163,9 +168,11 @@ class FehModel(mlflow.pyfunc.PythonModel):
             good = idx[ok]
             feh[good] = preds.mean(axis=1)
             feh_std[good] = preds.std(axis=1)
-            oor[good] = payload.out_of_range_reasons(
+            scatter, n_ok = np.asarray(res.scatter)[ok], np.asarray(res.n_epochs)[ok]
+            feh_error[good] = feh_error_of(tm.manifest.get("uncertainty"), scatter, n_ok, self.extra_error)
+            oor[good] = out_of_range_reasons(
                 {"period": req.period[good], "amplitude": np.asarray(res.amplitude)[ok],
-                 "n_epochs": np.asarray(res.n_epochs)[ok]},
+                 "scatter": scatter, "curves": np.asarray(res.X)[ok, :, 1]},
                 tm.manifest.get("training_range", {}),
             )
-        return payload.build_output(req, feh, feh_std, n_epochs, reason, oor)
+        return payload.build_output(req, feh, feh_error, feh_std, n_epochs, reason, oor)

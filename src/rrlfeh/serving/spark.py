@@ -25,7 +25,7 @@ from rrlfeh.serving import star_rows
 from rrlfeh.serving.registry import model_config
 
 RESULT_TYPE = (
-    "source_id long, feh double, feh_std double, n_epochs long, status string, reason string, "
+    "source_id long, feh double, feh_error double, feh_std double, n_epochs long, status string, reason string, "
     "out_of_range boolean, out_of_range_reason string"
 )
 STAGED_COLUMNS = ["source_id", "band", "time", "mag", "rejected_by_variability"]

@@ -20,7 +20,7 @@ from rrlfeh.errors import DataError
 
 STAGE = "predict"
 MODEL_INPUT = ["source_id", "type", "period", "epoch_g", "time", "mag"]
-MODEL_OUTPUT = ["source_id", "feh", "feh_std", "n_epochs", "status", "reason", "out_of_range",
+MODEL_OUTPUT = ["source_id", "feh", "feh_error", "feh_std", "n_epochs", "status", "reason", "out_of_range",
                 "out_of_range_reason"]
 
 
@@ -102,7 +102,7 @@ def join_rejects(seen: np.ndarray, rows_per_star: np.ndarray, sent: np.ndarray,
 
 def empty_predicted() -> pd.DataFrame:
     """The predicted-rows table when no star reached the model."""
-    dtypes = {"source_id": "int64", "feh": "float64", "feh_std": "float64", "n_epochs": "int64",
+    dtypes = {"source_id": "int64", "feh": "float64", "feh_error": "float64", "feh_std": "float64", "n_epochs": "int64",
               "out_of_range": "bool", "out_of_range_reason": "object"}
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
 

@@ -1,0 +1,127 @@
+"""Light-curve statistics measured the same way on real and simulated G epochs (docs/SIMULATOR.md,
+"Calibration on real DR3 curves").
+
+Per star: the Fourier parameters of a K-harmonic fit (the labels' P-phi31 relation uses K = 4), the
+robust scatter around a fuller fit and the share of outlying epochs. Pooled over stars: the
+scatter's profile along the phase, split into a part that follows the slope of the curve (phase
+jitter) and a part that follows its shape (amplitude jitter), by non-negative least squares.
+Fits are unweighted: the archive's errors understate the real scatter several times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+
+from rrlfeh.data.fourier import cosine_series, fit_fourier, harmonics_for
+from rrlfeh.data.oracle import wrap_near
+
+PHI31_PIVOT = 2.3  # rad: the RRab branch of phi31 (cosine convention, G band)
+OUTLIER_MADS = 5.0
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Flat per-epoch arrays grouped by star (counts[i] epochs of star i, in time order)."""
+
+    source_id: np.ndarray
+    counts: np.ndarray
+    time: np.ndarray
+    mag: np.ndarray
+    period: np.ndarray
+    epoch_g: np.ndarray
+
+    @property
+    def star(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.counts)), self.counts)
+
+
+def curves_from_epochs(epochs: pd.DataFrame, stars: pd.DataFrame) -> Curves:
+    """Clean G epochs (not rejected_by_variability, finite) of the stars of `stars` (source_id,
+    period, epoch_g), in the order of `stars`; stars without epochs get a count of 0."""
+    use = (epochs["band"].astype(str).eq("G").to_numpy()
+           & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
+           & np.isfinite(epochs["mag"].to_numpy(dtype=float))
+           & np.isfinite(epochs["time"].to_numpy(dtype=float)))
+    e = epochs.loc[use, ["source_id", "time", "mag"]]
+    order = pd.Index(stars["source_id"].to_numpy())
+    pos = order.get_indexer(e["source_id"].to_numpy())
+    e = e.assign(_pos=pos)[pos >= 0].sort_values(["_pos", "time"], kind="stable")
+    counts = np.bincount(e["_pos"].to_numpy(), minlength=len(stars))
+    return Curves(stars["source_id"].to_numpy(np.int64), counts, e["time"].to_numpy(float),
+                  e["mag"].to_numpy(float), stars["period"].to_numpy(float),
+                  stars["epoch_g"].to_numpy(float))
+
+
+def shape_parameters(c: Curves, harmonics: int = 4) -> pd.DataFrame:
+    """A1, R21, R31, phi21, phi31 (on the RRab branch near 2.3 rad) and phi31's error from an
+    unweighted fit of up to `harmonics` harmonics (fewer where the epochs do not support them)."""
+    n_harm = np.clip(harmonics_for(c.counts, harmonics, 1.0), 1, harmonics)
+    f = fit_fourier(c.counts, c.time, c.mag, np.ones_like(c.mag), c.period, n_harm)
+    return pd.DataFrame({
+        "source_id": c.source_id, "n_epochs": c.counts, "period": c.period, "mean_mag": f.mean,
+        "A1": f.amp[:, 0], "R21": f.r_k1(2), "R31": f.r_k1(3), "phi21": f.phi_k1(2),
+        "phi31": wrap_near(f.phi_k1(3), PHI31_PIVOT), "phi31_error": f.phi_k1_error(3),
+    })
+
+
+def residuals(c: Curves, harmonics: int = 6, epochs_per_parameter: float = 2.0) -> pd.DataFrame:
+    """Per epoch: phase since maximum, residual, |slope| and shape of the fitted curve, the last
+    three in units of the star's A1 (flat, grouped by star like `c`)."""
+    n_harm = np.clip(harmonics_for(c.counts, harmonics, epochs_per_parameter), 1, harmonics)
+    f = fit_fourier(c.counts, c.time, c.mag, np.ones_like(c.mag), c.period, n_harm)
+    star = c.star
+    cyc = (c.time - f.t_ref[star]) / c.period[star]
+    amp, phase = f.amp[star][:, None, :], f.phase[star][:, None, :]
+    shape = cosine_series(cyc[:, None], amp, phase)[:, 0]
+    h = 1e-3  # cycles: a central difference is plenty for a smooth series
+    slope = (cosine_series(cyc[:, None] + h, amp, phase)
+             - cosine_series(cyc[:, None] - h, amp, phase))[:, 0] / (2 * h)
+    a1 = np.maximum(f.amp[star, 0], 1e-6)
+    return pd.DataFrame({
+        "star": star, "phase": np.mod((c.time - c.epoch_g[star]) / c.period[star], 1.0),
+        "resid": (c.mag - f.mean[star] - shape) / a1, "slope": np.abs(slope) / a1,
+        "shape": shape / a1,
+    })
+
+
+def _robust_sd(x) -> float:
+    x = np.asarray(x, dtype=float)
+    return float(1.4826 * np.median(np.abs(x - np.median(x)))) if len(x) else float("nan")
+
+
+def scatter_profile(res: pd.DataFrame, n_bins: int = 10) -> dict:
+    """The pooled scatter along the phase and its split into phase and amplitude jitter:
+    rms(resid)^2 = sigma_phase^2 slope^2 + sigma_amp^2 shape^2 + floor^2, fitted per phase bin.
+    Also the spread of a star's scatter (sd of its log) and the outlier share."""
+    bins = np.minimum((res["phase"].to_numpy() * n_bins).astype(int), n_bins - 1)
+    g = res.assign(bin=bins).groupby("bin")
+    rms = g["resid"].apply(_robust_sd).to_numpy()
+    slope = g["slope"].median().to_numpy()
+    shape = g["shape"].apply(lambda s: float(np.sqrt(np.mean(s**2)))).to_numpy()
+    coef, _ = nnls(np.column_stack([slope**2, shape**2, np.ones(n_bins)]), rms**2)
+    per_star = res.groupby("star")["resid"].apply(_robust_sd)
+    mad = per_star.reindex(res["star"]).to_numpy()
+    outlier = np.abs(res["resid"].to_numpy()) > OUTLIER_MADS * np.maximum(mad, 1e-9)
+    return {
+        "phase_jitter": float(np.sqrt(coef[0])), "amplitude_jitter": float(np.sqrt(coef[1])),
+        "floor": float(np.sqrt(coef[2])),
+        "rms_by_phase": [round(float(x), 4) for x in rms],
+        "star_scatter_median": float(np.median(per_star)),
+        "star_scatter_sd_ln": float(np.std(np.log(np.maximum(per_star, 1e-6)))),
+        "outlier_fraction": float(outlier.mean()),
+    }
+
+
+def relation_fit(shape: pd.DataFrame, feh: np.ndarray, max_phi31_error: float = 0.3) -> dict:
+    """Least squares [Fe/H] = a + b (P - 0.6) + c (phi31 - 2.3) on stars with a usable phi31."""
+    ok = np.isfinite(feh) & (shape["phi31_error"].to_numpy() < max_phi31_error)
+    x = np.column_stack([np.ones(ok.sum()), shape["period"].to_numpy()[ok] - 0.6,
+                         shape["phi31"].to_numpy()[ok] - PHI31_PIVOT])
+    coef, *_ = np.linalg.lstsq(x, feh[ok], rcond=None)
+    rms = float(np.sqrt(np.mean((feh[ok] - x @ coef) ** 2)))
+    return {"intercept": float(coef[0]), "period_slope": float(coef[1]),
+            "shape_slope": float(coef[2]), "rms": rms, "n": int(ok.sum())}
