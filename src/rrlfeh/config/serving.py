@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -13,8 +13,8 @@ class RegisterConfig:
     def check(self) -> None:
         if not self.model_name.strip():
             raise ValueError("model_name must not be empty")
-        if self.tolerance < 0:
-            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+        if not 0 <= self.tolerance < float("inf"):  # .inf would promote any challenger
+            raise ValueError(f"tolerance must be a finite number >= 0, got {self.tolerance}")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,10 @@ class PredictConfig:
     ensemble_size: int = 0  # fold models used per type; 0 = all
     batch_size: int = 4096
     warmup: bool = True  # trace each fold network at model load, so the first request is fast
+    # what an impossible star is (serving/sanity.py), for the served model and `rrlfeh predict`:
+    time_window: list[float] = field(default_factory=lambda: [1500.0, 4000.0])  # BJD(TCB)-2455197.5
+    period_range: list[float] = field(default_factory=lambda: [0.1, 1.5])  # days
+    mag_range: list[float] = field(default_factory=lambda: [1.0, 25.0])  # G
     # `rrlfeh predict` (batch inference) only:
     chunk_stars: int = 5000  # stars per streamed chunk of epoch photometry (bounds memory)
     n_jobs: int = 0  # worker processes, each with its own copy of the model; 0 = all cores
@@ -34,6 +38,10 @@ class PredictConfig:
                 "min_epochs and batch_size must be >= 1, ensemble_size >= 0 (0 = all), got "
                 f"{self.min_epochs}, {self.batch_size}, {self.ensemble_size}"
             )
+        from rrlfeh.serving.sanity import check_range
+
+        for key in ("time_window", "period_range", "mag_range"):
+            check_range(key, getattr(self, key))
         if self.chunk_stars < 1 or self.n_jobs < 0:
             raise ValueError(f"chunk_stars must be >= 1 and n_jobs >= 0 (0 = all cores), "
                              f"got {self.chunk_stars}, {self.n_jobs}")
