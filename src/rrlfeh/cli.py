@@ -213,11 +213,13 @@ def predict(
 def main() -> None:
     configure_environment(keras_backend=None)  # training stages take theirs from params.fit.backend
     from rrlfeh.errors import RRLFehError
+    from rrlfeh.redact import install_log_redaction, redact
 
+    install_log_redaction()
     try:
         app()
     except RRLFehError as exc:
-        typer.secho(f"rrlfeh: error: {exc}", fg=typer.colors.RED, err=True)
+        typer.secho(f"rrlfeh: error: {redact(exc)}", fg=typer.colors.RED, err=True)
         sys.exit(1)
 
 
