@@ -71,9 +71,13 @@ def test_output_problems_fail_before_any_work(model_dir, hostile, tmp_path):
     blocker.write_text("x")
     with pytest.raises(DataError, match="is a file, not a folder"):
         run_predict(_cfg(), str(model_dir), [root], blocker / "cat.parquet", "local", progress=False)
-    with pytest.raises(DataError, match="is a folder"):
-        run_predict(_cfg(), str(model_dir), [root], tmp_path / "plots", "local", progress=False,
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        run_predict(_cfg(), str(model_dir), [root], tmp_path / "c.parquet", "local", progress=False,
                     plots=blocker)
+    (tmp_path / "taken.parquet").mkdir()
+    with pytest.raises(DataError, match="is a folder"):
+        run_predict(_cfg(), str(model_dir), [root], tmp_path / "taken.parquet", "local",
+                    progress=False)
 
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -85,6 +89,7 @@ def test_output_problems_fail_before_any_work(model_dir, hostile, tmp_path):
             run_predict(_cfg(), str(model_dir), [root], locked / "cat.fits", "local", progress=False)
     finally:
         locked.chmod(0o700)
+
 
 def test_a_folder_that_is_not_a_model_is_one_line(hostile, tmp_path):
     root, _ = hostile
