@@ -225,7 +225,8 @@ def issue_rejects(issues: list) -> tuple[pd.DataFrame, np.ndarray]:
     """Stars whose per-source epoch file could not be read (rrlfeh.data.files issues):
     (rejects, their source_ids). A file not named for one star leaves its stars to no_epochs."""
     ids = [i.source_id for i in issues if i.source_id is not None]
-    details = [f"{i.file}: {i.reason}" for i in issues if i.source_id is not None]
+    details = [i.reason if i.reason.startswith(i.file) else f"{i.file}: {i.reason}"
+               for i in issues if i.source_id is not None]
     return (_rejects(ids, "unreadable_epoch_file", np.asarray(details, dtype=object)),
             np.asarray(ids, dtype="int64"))
 
