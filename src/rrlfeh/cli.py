@@ -210,14 +210,31 @@ def predict(
     typer.echo(json.dumps(counts, indent=2))
 
 
+@app.command()
+def serve(
+    model: str = typer.Option("models:/rrl-feh@champion", "-m", "--model", help="model URI or folder"),
+    host: str = typer.Option("127.0.0.1", "-h", "--host"),
+    port: int = typer.Option(5001, "-p", "--port"),
+    max_body_mb: int = typer.Option(64, help="larger requests get a 413"),
+    timeout: int = typer.Option(60, "-t", "--timeout", help="seconds per request"),
+) -> None:
+    """MLflow's scoring server for MODEL behind a strict front (415/413/400, JSON null for NaN)."""
+    use_keras_backend("tensorflow")  # the served model's backend
+    from rrlfeh.serving.front import serve as run_server
+
+    run_server(model, host, port, max_body_mb, timeout)
+
+
 def main() -> None:
     configure_environment(keras_backend=None)  # training stages take theirs from params.fit.backend
     from rrlfeh.errors import RRLFehError
+    from rrlfeh.redact import install_log_redaction, redact
 
+    install_log_redaction()
     try:
         app()
     except RRLFehError as exc:
-        typer.secho(f"rrlfeh: error: {exc}", fg=typer.colors.RED, err=True)
+        typer.secho(f"rrlfeh: error: {redact(exc)}", fg=typer.colors.RED, err=True)
         sys.exit(1)
 
 

@@ -44,13 +44,13 @@ def test_non_integer_source_id_is_an_error():
 @pytest.mark.parametrize(
     "time, mag",
     [
-        ([1.0, 2.0, 3.0], [17.0, 17.1]),  # mismatched lengths
+        ([1701.0, 1702.0, 1703.0], [17.0, 17.1]),  # mismatched lengths
         ([], []),  # empty arrays
-        ([1.0, 2.0], [np.nan, np.nan]),  # NaN-only magnitudes
+        ([1701.0, 1702.0], [np.nan, np.nan]),  # NaN-only magnitudes
         ([np.nan, np.nan], [17.0, 17.1]),  # NaN-only times
         ("1.0, 2.0", [17.0, 17.1]),  # not an array
         (None, [17.0]),
-        ([[1.0, 2.0]], [[17.0, 17.1]]),  # not 1-D
+        ([[1701.0, 1702.0]], [[17.0, 17.1]]),  # not 1-D
         (["a", "b"], [17.0, 17.1]),
     ],
 )

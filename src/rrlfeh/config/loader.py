@@ -81,6 +81,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
 
 def from_dict(cls: type[T], data: dict, where: str = "params") -> T:
     """Build dataclass `cls` from `data`; unknown keys and missing required keys are errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -114,6 +116,11 @@ def load_params(path: str | Path = "params.yaml") -> "Params":  # noqa: F821
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, unreadable, not text
+        raise ConfigError(f"{path}: cannot read the params file ({type(exc).__name__})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (extract:, clean:, ...), "
+                          f"got {type(data).__name__}")
     return from_dict(Params, data, "params")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -13,8 +13,8 @@ class RegisterConfig:
     def check(self) -> None:
         if not self.model_name.strip():
             raise ValueError("model_name must not be empty")
-        if self.tolerance < 0:
-            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+        if not 0 <= self.tolerance < float("inf"):  # .inf would promote any challenger
+            raise ValueError(f"tolerance must be a finite number >= 0, got {self.tolerance}")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class PredictConfig:
     # dex, added in quadrature to the models' own uncertainty in feh_error: the simulation-to-real
     # term, set so feh_error covers 68% of the real calibration half (bench/real_stars.py --calibrate)
     extra_error: float = 0.0
+    # what an impossible star is (serving/sanity.py), for the served model and `rrlfeh predict`:
+    time_window: list[float] = field(default_factory=lambda: [1500.0, 4000.0])  # BJD(TCB)-2455197.5
+    period_range: list[float] = field(default_factory=lambda: [0.1, 1.5])  # days
+    mag_range: list[float] = field(default_factory=lambda: [1.0, 25.0])  # G
     # `rrlfeh predict` (batch inference) only:
     chunk_stars: int = 5000  # stars per streamed chunk of epoch photometry (bounds memory)
     n_jobs: int = 0  # worker processes, each with its own copy of the model; 0 = all cores
@@ -39,6 +43,10 @@ class PredictConfig:
             )
         if not 0 <= self.extra_error < 10:
             raise ValueError(f"extra_error must be in [0, 10) dex, got {self.extra_error}")
+        from rrlfeh.serving.sanity import check_range
+
+        for key in ("time_window", "period_range", "mag_range"):
+            check_range(key, getattr(self, key))
         if self.chunk_stars < 1 or self.n_jobs < 0:
             raise ValueError(f"chunk_stars must be >= 1 and n_jobs >= 0 (0 = all cores), "
                              f"got {self.chunk_stars}, {self.n_jobs}")

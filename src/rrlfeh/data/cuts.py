@@ -19,7 +19,7 @@ CUTS: tuple[str, ...] = (
     "duplicate_source_id",     # several vari_rrlyrae rows: which one is right is unknowable
     "unknown_classification",  # not RRab/RRc/RRd (or missing)
     "type_not_selected",       # a known class outside clean.types (RRd by default)
-    "bad_period",              # the type's period (pf RRab, p1_o RRc) NaN or not positive
+    "bad_period",              # the type's period (pf RRab, p1_o RRc) NaN, infinite or not positive
     "missing_epoch_g",         # no time of maximum: the curve cannot be folded
     "no_epochs",               # no epoch_photometry rows at all
     "duplicate_transits",      # the same (transit_id, band) twice
@@ -148,7 +148,7 @@ def failures(facts: pd.DataFrame, cfg: CleanConfig, labelled: bool) -> pd.DataFr
         "unknown_classification": facts["in_vari"] & ~known,
         "type_not_selected": known & ~selected,
         # comparisons with NaN are False, so missing values fail the "keep if" tests below
-        "bad_period": selected & ~(facts["period"] > 0),
+        "bad_period": selected & ~((facts["period"] > 0) & np.isfinite(facts["period"])),
         "missing_epoch_g": facts["in_vari"] & ~np.isfinite(facts["epoch_g"]),
         "no_epochs": facts["n_rows"] == 0,
         "duplicate_transits": facts["n_duplicate_rows"] > 0,

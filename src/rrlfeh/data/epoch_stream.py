@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ from rrlfeh.errors import DataError
 # The archive's per-source DataLink file: "EPOCH_PHOTOMETRY-Gaia DR3 4111834567779557376.xml".
 PER_SOURCE = re.compile(r"^(?P<product>[A-Z_]+)-.*?(?P<sid>\d+)\.\w+(\.gz)?$")
 ROWS_PER_CHUNK = 1_000_000  # rows read at once from a big file (~100 MB of epoch rows)
+# The most one zip member may decompress to: a per-source file is ~100 kB, a zip of whole tables
+# should be unzipped first. Bounds the memory a zip bomb can take (issue 13: 7 GB before).
+MAX_MEMBER_BYTES = 64 * 2**20
 EpochSink = Callable[[pd.DataFrame], None]  # takes epoch rows batch by batch (e.g. a TableWriter)
 
 
@@ -172,11 +176,29 @@ def _zip_frames(path: Path, issues: list[EpochIssue] | None) -> Iterator[tuple[p
             yield df, where
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, sid: int | None):
+def read_member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str,
+                      limit: int = MAX_MEMBER_BYTES) -> bytes:
+    """The bytes of one zip member, decompressed at most `limit` bytes far (a zip bomb is refused
+    without being inflated, whatever its header claims); a corrupt member is a DataError."""
+    too_big = (f"{where}: decompresses to more than {limit // 2**20} MiB, more than an epoch file "
+               "holds (a zip bomb?); not read")
+    if info.file_size > limit:
+        raise DataError(too_big)
     try:
-        data = zf.read(info)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise DataError(f"{where}: corrupt zip member (truncated download?): {exc}") from exc
+        with zf.open(info) as fh:
+            data = fh.read(limit + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError) as exc:  # bad CRC, bad deflate stream, truncated, encrypted, unknown method
+        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{where}: corrupt zip member (truncated download?): "
+                        f"{type(exc).__name__}: {msg}") from exc
+    if len(data) > limit:
+        raise DataError(too_big)
+    return data
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, sid: int | None):
+    data = read_member_bytes(zf, info, where)
     df = _conform(read_table_file(Path(info.filename), data=data, where=where), where)
     if sid is not None and len(df) and not (df["source_id"] == sid).all():
         others = sorted(set(df["source_id"].tolist()) - {sid})[:3]

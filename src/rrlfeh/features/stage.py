@@ -7,6 +7,7 @@ rejects table with its reason; the counts of each step go in {type}.json.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,14 @@ def run_preprocess(cfg: PreprocessConfig, star_type: str, clean_dir: Path, out_d
     arrays = tensor_arrays(stars, res, cfg.kde_alpha, cfg.kde_max_weight)
     check_tensors(arrays, cfg.n_points(star_type))
     out_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(out_dir / f"{star_type}.npz", **arrays)
+    # written under a temporary name and renamed: a kill never leaves a truncated npz behind
+    final = out_dir / f"{star_type}.npz"
+    tmp = final.with_name(final.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
     schema.write_table(rejected_table(stars, res, cfg), out_dir / f"{star_type}_rejected.parquet",
                        "rejected")
     report = summary(stars, res, arrays, counts, cfg, star_type)

@@ -7,6 +7,8 @@ are the ensemble scored once on the test stars (weighted by the KDE of the whole
 
 from __future__ import annotations
 
+import json
+
 import multiprocessing
 import tempfile
 import time
@@ -191,6 +193,20 @@ def _fit_fold(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np
     return FoldResult(fold, path.name, history, best_epoch, epoch_s, *preds, m_tr, m_va, o_va)
 
 
+def _remove_previous_folds(out_dir: Path) -> None:
+    """Fold models a previous run of train wrote (those its manifest lists), so a smaller k leaves
+    none behind; any other file in out_dir is the user's and stays."""
+    manifest = out_dir / "manifest.json"
+    try:
+        files = [f["file"] for f in json.loads(manifest.read_text())["folds"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no manifest of ours: nothing of ours to remove
+    for name in files:
+        path = out_dir / Path(str(name)).name  # never outside out_dir
+        if path.suffix == ".keras" and path.is_file():
+            path.unlink()
+
+
 def run_train(params: Params, star_type: str, data_path: Path, hparams_path: Path, out_dir: Path,
               metrics_path: Path, plots_dir: Path, truth_path: Path | None = None) -> dict:
     """Cross-validate, save the fold models and manifest, write metrics and plots; returns the metrics."""
@@ -222,9 +238,7 @@ def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, me
     dev, test = holdout.dev, holdout.test
     folds = cv_folds(data.y[dev], params.train.k_folds, params.train.repeats, params.split.n_bins, params.seed)
     oracle = oracle_lookup(truth_path, data.source_id)
-    if out_dir.exists():
-        for stale in out_dir.glob("fold_r*_k*.keras"):  # a smaller k must not leave old folds behind
-            stale.unlink()
+    _remove_previous_folds(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     inputs = {"data": data_path, "hparams": hparams_path}
@@ -252,8 +266,8 @@ def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, me
         if ratios:
             print(f"train {star_type}: model/oracle wRMSE out-of-fold {ratios.get('oof_wrmse', float('nan')):.2f}, "
                   f"test {ratios.get('test_wrmse', float('nan')):.2f}", flush=True)
-        for f in sorted(plots_dir.glob("*")):
-            mlflow.log_artifact(str(f), artifact_path="plots")
+        for name in report.PLOT_FILES:
+            mlflow.log_artifact(str(plots_dir / name), artifact_path="plots")
         mlflow.log_artifact(str(out_dir / "manifest.json"))
         mlflow.log_artifact(str(metrics_path))
     return summary

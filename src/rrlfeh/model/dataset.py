@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +47,10 @@ def load_tensors(path: str | Path) -> Tensors:
             if missing:
                 raise DataError(f"{path}: missing arrays {missing}; found {sorted(z.files)}")
             arrays = {k: z[k] for k in NPZ_KEYS}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable npz file ({exc})") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # a file cut short (an interrupted write of an older version) or not an npz at all
+        raise DataError(f"{path}: not a readable npz file, truncated? rerun `rrlfeh preprocess` "
+                        f"({type(exc).__name__}: {str(exc)[:200]})") from None
     X = arrays["X"]
     if X.ndim != 3 or X.shape[2] != 2:
         raise DataError(f"{path}: X must have shape (n, N, 2), got {X.shape}")

@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from rrlfeh.model.cv import FoldResult
 
 
+# What write_outputs writes into the plots folder: the only files `train` overwrites there (the
+# folder may hold the user's own files; they are left alone).
+PLOT_FILES = ("predictions_val.csv", "predictions_test.csv", "learning_curves.csv",
+              "learning_curves.png", "pred_vs_true.png", "residuals_vs_epochs.png")
+
+
 def ensemble_test(params: Params, data: Tensors, holdout: Holdout, results: list[FoldResult]):
     """The fold ensemble's mean prediction for the test stars, and their weights: the KDE of the
     whole development set evaluated at the test labels (never fitted on them)."""
@@ -171,10 +177,7 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(summary, indent=1) + "\n")
 
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    for old in plots_dir.glob("*"):
-        if old.is_file():
-            old.unlink()
+    plots_dir.mkdir(parents=True, exist_ok=True)  # the files below are overwritten; nothing else is touched
     oof, infold, w_dev = oof
     val_table = _predictions_table(data.source_id[dev], data.y[dev], oof, w_dev, data.n_epochs[dev])
     val_table.to_csv(plots_dir / "predictions_val.csv", index=False)

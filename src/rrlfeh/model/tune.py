@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import time
 import warnings
@@ -22,6 +23,7 @@ import mlflow
 from rrlfeh import tracking
 from rrlfeh.config.loader import to_dict
 from rrlfeh.config.params import Params
+from rrlfeh.errors import DataError
 from rrlfeh.model.callbacks import MlflowEpochLogger
 from rrlfeh.model.dataset import load_tensors
 from rrlfeh.model.gru import label_scale
@@ -31,6 +33,9 @@ from rrlfeh.model.splits import fold_weights, holdout_split, stratified_subset
 EXPERIMENT = "rrlfeh-tune"
 OBJECTIVE = "val_wmse"  # weighted MSE without the regularization penalty
 SEARCH_DIR = "search"
+# What a search folder of ours holds: our state, keras-tuner's oracle/tuner state and trial folders.
+_SEARCH_FILES = ("rrlfeh_search.json", "oracle.json", "tuner0.json")
+_TRIAL = re.compile(r"trial_\d+")
 _TUNER_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round", "tuner/trial_id")
 
 
@@ -83,15 +88,24 @@ def search_fingerprint(params: Params, data_md5: str, n_points: int) -> str:
 
 
 def _previous_search(search_dir: Path, fingerprint: str) -> str | None:
-    """The parent run id of a resumable search in search_dir; wipes a stale or foreign one."""
+    """The parent run id of a resumable search in search_dir; removes a stale search of ours (only
+    what rrlfeh and keras-tuner write there) and refuses a folder that is not one of ours."""
     state = search_dir / "rrlfeh_search.json"
     if state.exists():
-        saved = json.loads(state.read_text())
-        if saved.get("fingerprint") == fingerprint:
+        try:
+            saved = json.loads(state.read_text())
+        except ValueError:
+            saved = {}
+        if isinstance(saved, dict) and saved.get("fingerprint") == fingerprint:
             return saved.get("mlflow_run_id") or ""
         print(f"{search_dir}: params or data changed since this search; starting a fresh one", flush=True)
-    if search_dir.exists():
-        shutil.rmtree(search_dir)
+        for path in search_dir.iterdir():
+            if path.name in _SEARCH_FILES or (path.is_dir() and _TRIAL.fullmatch(path.name)):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    elif search_dir.exists() and (not search_dir.is_dir() or any(search_dir.iterdir())):
+        raise DataError(
+            f"{search_dir} exists and is not a search of `rrlfeh tune` (no rrlfeh_search.json); "
+            "move it away or choose another --out: tune deletes nothing it did not write")
     return None
 
 

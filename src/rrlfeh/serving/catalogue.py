@@ -51,6 +51,34 @@ def catalogue_format(path: Path) -> str:
     return fmt
 
 
+def check_writable(path: Path, folder: bool = False) -> None:
+    """Fail now, with one line, when `path` (a file, or a folder with folder=True) cannot be
+    written: a parent that is a file, a folder without write permission, a file where a folder
+    should be. Nothing is created (the folders are made when the output is written)."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    target = path if folder else path.parent
+    if not folder and path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file name")
+    if folder and path.exists() and not path.is_dir():
+        raise DataError(f"{path}: is a file, not a folder")
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(f"{path}: cannot be written, {existing} is a file, not a folder")
+    if existing == target:  # probe with a real file: permissions, read-only mounts, quotas
+        try:
+            with tempfile.NamedTemporaryFile(dir=target, prefix=".rrlfeh-probe-"):
+                pass
+        except OSError as exc:
+            raise DataError(f"{path}: cannot write in {target} ({exc.strerror or exc})") from None
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"{path}: cannot create folders in {existing} (permission denied)")
+
+
 def rejects_path(output: Path) -> Path:
     """Where the stars that got no [Fe/H] are written: beside the catalogue."""
     output = Path(output)
@@ -204,6 +232,14 @@ def model_provenance(model_uri: str) -> tuple[str, dict[str, str]]:
         if mv.run_id:
             prov["model_git_commit"] = client.get_run(mv.run_id).data.tags.get("git_commit", "")
     except MlflowException as exc:
-        raise DataError(f"model {model_uri!r} not found in the registry at "
-                        f"{mlflow.get_registry_uri()}: {exc.message}") from exc
+        from rrlfeh.redact import redact
+
+        where = redact(mlflow.get_registry_uri())
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise DataError(f"model {model_uri!r} not found in the registry at {where}: "
+                            f"{redact(exc.message)}") from None
+        # anything else (connection refused, time-out, 401/403, 5xx): the registry, not the model
+        first = redact(exc.message).strip().splitlines()[0][:300] if exc.message else exc.error_code
+        raise DataError(f"cannot ask the model registry at {where} for {model_uri!r} "
+                        f"({exc.error_code}): {first}") from None
     return f"models:/{mv.name}/{mv.version}", prov

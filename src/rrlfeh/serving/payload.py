@@ -4,7 +4,10 @@ Request-level problems (not a table, a missing column) raise PayloadError, which
 into a 400. Everything wrong with a single star (unknown type, bad period, mismatched or empty
 arrays) becomes that star's `reason`, so one bad star never fails a 10,000-star request.
 Reason codes, in the order they are checked (the first failure is the one reported):
-  invalid_input  time/mag not arrays, of different lengths, or without one finite (time, mag) pair
+  invalid_input  time/mag not arrays or of different lengths
+  the input-sanity codes (rrlfeh.serving.sanity: bad_source_id, time_outside_window,
+                 mag_outside_range, duplicate_transits, bad_period), shared with `rrlfeh predict`
+  invalid_input  no (time, mag) pair left without a missing value
   unknown_type   not RRab/RRc, or no model of that type in the registered version
 then the preprocessing's own codes (rrlfeh.features.tensors.REASONS: bad_period, bad_epoch,
 few_epochs, constant_magnitudes, poor_phase_coverage, spline_failed), so a star is judged exactly
@@ -20,6 +23,7 @@ import pandas as pd
 
 from rrlfeh.data import schema
 from rrlfeh.errors import DataError
+from rrlfeh.serving import sanity
 from rrlfeh.serving.star_rows import clean_curves, isin_sorted
 
 INPUT_COLUMNS = ("source_id", "type", "period", "epoch_g", "time", "mag")
@@ -47,6 +51,7 @@ class Request:
     mags: list[np.ndarray]
     n_epochs: np.ndarray  # int64, finite (time, mag) pairs
     reason: np.ndarray  # object, '' where the star is fine so far
+    n_duplicates: np.ndarray | None = None  # int64, exactly repeated epochs dropped per star
 
     def __len__(self) -> int:
         return len(self.source_id)
@@ -67,23 +72,46 @@ def _numbers(df: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def parse_request(df: pd.DataFrame) -> Request:
+def parse_source_ids(values: pd.Series) -> np.ndarray:
+    """int64 ids, or a PayloadError when one is not an integer or beyond int64 (an id cannot be
+    answered under another number). Ids <= 0 are left to the sanity check (bad_source_id)."""
+    if values.dtype == object:  # Python objects (JSON): exact integers only, never bool or float
+        def as_int(v):
+            if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+                v = int(v.strip())  # ids as strings: how clients without 64-bit integers send them
+            ok = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+            return int(v) if ok and -2**63 <= int(v) <= sanity.SOURCE_ID_MAX else None
+        parsed = [as_int(v) for v in values]
+        wrong = np.array([v is None for v in parsed], dtype=bool)
+    else:
+        numeric = pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype)
+        wrong = np.full(len(values), not numeric, dtype=bool)
+        if not wrong.any() and pd.api.types.is_float_dtype(values.dtype):
+            v = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            with np.errstate(invalid="ignore"):  # beyond 2**53 a double no longer holds every id
+                wrong = ~np.isfinite(v) | (v != np.floor(v)) | (np.abs(v) > 2**53)
+        elif not wrong.any() and values.dtype == np.uint64:
+            wrong = values.to_numpy() > sanity.SOURCE_ID_MAX
+        parsed = None
+    if wrong.any():
+        bad = values[wrong].head(5).tolist()
+        raise PayloadError(f"source_id must be integers in 1 .. 2**63-1, got e.g. {bad}")
+    return np.asarray(parsed if parsed is not None else values.to_numpy(), dtype=np.int64)
+
+
+def parse_request(df: pd.DataFrame, bounds: sanity.Bounds | None = None) -> Request:
     """Check the columns, then give every star either a clean light curve or a reason."""
     if not isinstance(df, pd.DataFrame):
         raise PayloadError(f"expected a table of stars, got {type(df).__name__}")
     missing = [c for c in INPUT_COLUMNS if c not in df.columns]
     if missing:
         raise PayloadError(f"missing column(s) {missing}; a request needs {list(INPUT_COLUMNS)}")
-    ids = pd.to_numeric(df["source_id"], errors="coerce")
-    if ids.isna().any() or (ids != np.floor(ids)).any():
-        bad = df.loc[ids.isna() | (ids != np.floor(ids)), "source_id"].head(5).tolist()
-        raise PayloadError(f"source_id must be integers, got e.g. {bad}")
+    ids = parse_source_ids(df["source_id"])
 
     n = len(df)
     reason = np.full(n, "", dtype=object)
     times: list[np.ndarray] = []
     mags: list[np.ndarray] = []
-    n_epochs = np.zeros(n, dtype=np.int64)
     empty = np.empty(0, dtype=np.float64)
     for i, (t_cell, m_cell) in enumerate(zip(df["time"].to_numpy(object), df["mag"].to_numpy(object))):
         t, m = _as_curve(t_cell), _as_curve(m_cell)
@@ -92,10 +120,15 @@ def parse_request(df: pd.DataFrame) -> Request:
             times.append(empty)
             mags.append(empty)
             continue
-        keep = np.isfinite(t) & np.isfinite(m)  # NaN magnitudes are dropped, as in training
-        times.append(t[keep])
-        mags.append(m[keep])
-        n_epochs[i] = int(keep.sum())
+        times.append(t)
+        mags.append(m)
+    period = _numbers(df, "period")
+    # NaN epochs are dropped (as in training), exact repeats dropped and counted, impossible values
+    # give the star a reason: one implementation for predict and serve (serving/sanity.py)
+    checked = sanity.screen(ids, period, times, mags, bounds or sanity.Bounds())
+    times, mags = checked.times, checked.mags
+    n_epochs = np.fromiter((len(t) for t in times), dtype=np.int64, count=n)
+    reason = np.where(reason == "", checked.reason, reason)
     reason[(reason == "") & (n_epochs == 0)] = "invalid_input"
 
     type_key = np.array(
@@ -104,8 +137,8 @@ def parse_request(df: pd.DataFrame) -> Request:
     )
     reason[(reason == "") & (type_key == "")] = "unknown_type"
     return Request(
-        source_id=ids.to_numpy(dtype=np.int64), type_key=type_key, period=_numbers(df, "period"),
-        epoch_g=_numbers(df, "epoch_g"), times=times, mags=mags, n_epochs=n_epochs, reason=reason,
+        source_id=ids, type_key=type_key, period=period, epoch_g=_numbers(df, "epoch_g"),
+        times=times, mags=mags, n_epochs=n_epochs, reason=reason, n_duplicates=checked.n_duplicates,
     )
 
 

@@ -28,7 +28,8 @@ from rrlfeh.data import schema
 from rrlfeh.errors import DataError
 from rrlfeh.runtime import configure_keras_worker, resolve_jobs
 from rrlfeh.serving import star_rows
-from rrlfeh.serving.catalogue import catalogue_format, model_provenance, rejects_path, write_catalogue
+from rrlfeh.serving.catalogue import (catalogue_format, check_writable, model_provenance, rejects_path,
+                                      write_catalogue)
 from rrlfeh.serving.registry import model_config  # min_epochs, ensemble_size, batch_size
 
 ENGINES = ("local", "spark")
@@ -38,7 +39,11 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
                 plots: Path | None = None, progress: bool = True) -> dict:
     """Predict every star of `inputs`, write the catalogue and its rejects; return the counts."""
     output = Path(output)
-    catalogue_format(output)  # a bad extension fails now, not after an hour of predicting
+    catalogue_format(output)  # a bad extension or an unwritable place fails now, not after an hour
+    check_writable(output)
+    check_writable(rejects_path(output))
+    if plots is not None:
+        check_writable(Path(plots), folder=True)
     if engine not in ENGINES:
         raise DataError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     from rrlfeh.data.files import discover, read_vari_table
@@ -50,6 +55,7 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
     load_uri, provenance = model_provenance(model_uri)
 
     start = time.perf_counter()
+    screening = {"duplicate_epochs_dropped": 0, "stars_with_duplicate_epochs": 0}
     with tempfile.TemporaryDirectory(prefix="rrlfeh-model-") as tmp:
         model_path = _fetch_model(load_uri, Path(tmp))
         if engine == "spark":
@@ -57,7 +63,8 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
 
             predicted, rejects, seen = predict_spark(cfg, model_path, files.epochs, stars)
         else:
-            predicted, rejects, seen = predict_local(cfg, model_path, files.epochs, stars, progress)
+            predicted, rejects, seen = predict_local(cfg, model_path, files.epochs, stars, progress,
+                                                     screening)
     wall = time.perf_counter() - start
 
     rejects = star_rows.concat_rejects([rejects, star_rows.missing_stars(stars, seen)])
@@ -71,6 +78,8 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
     write_catalogue(catalogue, output, provenance)
     schema.write_table(rejects.sort_values("source_id", ignore_index=True), rejects_path(output),
                        "rejected")
+    if engine == "local":
+        counts.update(screening)
     counts.update(engine=engine, labels=labels_report, model=provenance, output=str(output),
                   rejects=str(rejects_path(output)), wall_s=round(wall, 2),
                   stars_per_s=round(counts["stars_in"] / wall, 1) if wall > 0 else None)
@@ -82,18 +91,24 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
 
 
 def predict_local(cfg: PredictConfig, model_path: str, epoch_paths: list[Path], stars: pd.DataFrame,
-                  progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Stream the epoch files through the model: (predicted rows, rejects, every source_id seen)."""
+                  progress: bool = True, counts: dict | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Stream the epoch files through the model: (predicted rows, rejects, every source_id seen).
+    Impossible stars are rejected before the model (serving/sanity.py, as the model itself does);
+    `counts` gets the exactly repeated epochs dropped."""
     from tqdm import tqdm
 
     from rrlfeh.data.files import iter_epoch_batches
 
+    from rrlfeh.serving.sanity import Bounds
+
     predicted, rejects, seen, issues = [], [], [], []
     known = stars["source_id"].to_numpy()
+    bounds, tally = Bounds.of(cfg), counts if counts is not None else {}
 
     def model_rows() -> Iterator[pd.DataFrame]:
         for epochs in iter_epoch_batches(epoch_paths, cfg.chunk_stars, issues):
-            rows, rej, ids = star_rows.chunk_rows(epochs, stars)
+            rows, rej, ids = star_rows.chunk_rows(epochs, stars, bounds, tally)
             rejects.append(rej)
             seen.append(ids)
             bar.update(int(star_rows.isin_sorted(ids, known).sum()) - len(rows))  # settled already
@@ -201,14 +216,21 @@ def _worker_predict(rows: pd.DataFrame) -> pd.DataFrame:
 def _fetch_model(load_uri: str, dst: Path) -> str:
     """A local copy of the model, fetched once; workers and Spark executors load that copy."""
     if Path(load_uri).exists():
+        if not (Path(load_uri) / "MLmodel").is_file():
+            raise DataError(f"{load_uri}: not an MLflow model folder (no MLmodel file); give "
+                            "models:/name@alias, models:/name/version or a saved model's folder")
         return str(Path(load_uri).resolve())
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    from rrlfeh.redact import redact
+
     try:
         return mlflow.artifacts.download_artifacts(artifact_uri=load_uri, dst_path=str(dst))
     except MlflowException as exc:
-        raise DataError(f"cannot fetch model {load_uri!r}: {exc.message}") from exc
+        raise DataError(f"cannot fetch model {redact(load_uri)!r}: {redact(exc.message)}") from None
+    except OSError as exc:  # a local path that does not exist, a refused connection
+        raise DataError(f"cannot fetch model {redact(load_uri)!r}: {redact(exc)}") from None
 
 
 def _use_project_registry(model_uri: str) -> None:

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.serving import PredictConfig
-from rrlfeh.serving import payload
+from rrlfeh.serving import payload, sanity
 
 # The PredictConfig fields the model itself uses: logged as its model_config.
-MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup", "extra_error")
+MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup", "extra_error",
+                     "time_window", "period_range", "mag_range")  # the last three: serving.sanity
 
 
 # Requests of at most this many stars go through the block-diagonal fused network (3 recurrent
@@ -125,6 +126,7 @@ class FehModel(mlflow.pyfunc.PythonModel):
         self.min_epochs = int(cfg["min_epochs"])
         self.batch_size = int(cfg["batch_size"])
         self.extra_error = float(cfg["extra_error"])
+        self.bounds = sanity.Bounds.of(cfg)  # what an impossible star is (shared with rrlfeh predict)
         self.types: dict[str, TypeModel] = {}
         self.curve_options: dict[str, dict] = {}  # preprocess_arrays keywords per type
         for path in context.artifacts.values():  # one folder per type: manifest + fold models
@@ -141,7 +143,7 @@ class FehModel(mlflow.pyfunc.PythonModel):
         from rrlfeh.model.applicability import out_of_range_reasons
 
         try:
-            req = payload.parse_request(model_input)
+            req = payload.parse_request(model_input, getattr(self, "bounds", None))
         except payload.PayloadError as exc:
             # A 400 with this one line in the scoring server, not a stack trace.
             raise mlflow.exceptions.MlflowException.invalid_parameter_value(str(exc)) from None

@@ -6,6 +6,8 @@ leaves either in the catalogue or in the rejects table with one reason:
   no_clean_g_epochs    rows, but no G transit with rejected_by_variability false and a finite mag
   not_in_vari_rrlyrae  epoch photometry of a star the vari_rrlyrae table does not have
   unreadable_epoch_file  the star's per-source epoch file (archive zip member) was unusable
+  <sanity reason>      an impossible star (serving/sanity.py: bad_source_id, time_outside_window,
+                       mag_outside_range, duplicate_transits, bad_period), before the model
   <model reason>       the model's own per-star verdict (unknown_type, bad_period, invalid_input,
                        few_epochs, ...: serving/payload.py)
 """
@@ -44,10 +46,14 @@ def star_table(vari: pd.DataFrame) -> pd.DataFrame:
     return stars.sort_values("source_id", ignore_index=True)
 
 
-def chunk_rows(epochs: pd.DataFrame, stars: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def chunk_rows(epochs: pd.DataFrame, stars: pd.DataFrame, bounds=None,
+               tally: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """One conformed chunk of epoch photometry (whole stars) -> (model input rows, rejects, ids seen).
 
-    The chunk is not conformed again here (that would cost ~1.6 s per 5,000 stars).
+    With `bounds` (serving.sanity.Bounds) impossible stars are rejected here with their reason and
+    exactly repeated epochs dropped (counted in `tally`), as the served model does: the same
+    check, before the model, whatever model version runs. The chunk is not conformed again here
+    (that would cost ~1.6 s per 5,000 stars).
     """
     sid = epochs["source_id"].to_numpy()
     seen, rows_per_star = np.unique(sid, return_counts=True)
@@ -61,21 +67,64 @@ def chunk_rows(epochs: pd.DataFrame, stars: pd.DataFrame) -> tuple[pd.DataFrame,
         "epoch_g": lookup["epoch_g"].to_numpy(dtype="float64"),
         "time": time, "mag": mag,
     })
-    return rows, join_rejects(seen, rows_per_star, ids, stars), seen
+    rejects = join_rejects(seen, rows_per_star, ids, stars)
+    if bounds is not None and len(rows):
+        rows, impossible = screen_rows(rows, bounds, tally)
+        rejects = concat_rejects([rejects, impossible])
+    return rows, rejects, seen
+
+
+def screen_rows(rows: pd.DataFrame, bounds, tally: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Model input rows -> (the possible stars' rows, repeated epochs dropped; rejects of the rest)."""
+    from rrlfeh.serving.sanity import screen
+
+    checked = screen(rows["source_id"].to_numpy(), rows["period"].to_numpy(),
+                     list(rows["time"]), list(rows["mag"]), bounds)
+    bad = checked.reason != ""
+    if tally is not None:
+        tally["duplicate_epochs_dropped"] = tally.get("duplicate_epochs_dropped", 0) + int(
+            checked.n_duplicates.sum())
+        tally["stars_with_duplicate_epochs"] = tally.get("stars_with_duplicate_epochs", 0) + int(
+            (checked.n_duplicates > 0).sum())
+    rejects = _rejects(rows["source_id"].to_numpy()[bad], checked.reason[bad],
+                       _screen_detail(rows[bad], checked.reason[bad], bounds))
+    out = rows.assign(time=_objects(checked.times), mag=_objects(checked.mags))
+    return out[~bad].reset_index(drop=True), rejects
+
+
+def _screen_detail(rows: pd.DataFrame, reason: np.ndarray, bounds) -> np.ndarray:
+    """What was impossible, in a few words (the reject's detail)."""
+    what = {
+        "bad_source_id": lambda r: f"source_id={r.source_id}",
+        "time_outside_window": lambda r: (f"times {np.nanmin(r.time):.6g}..{np.nanmax(r.time):.6g}; "
+                                          f"accepted {list(bounds.time_window)} (BJD(TCB)-2455197.5)"),
+        "mag_outside_range": lambda r: (f"mags {np.nanmin(r.mag):.4g}..{np.nanmax(r.mag):.4g}; "
+                                        f"accepted {list(bounds.mag_range)}"),
+        "duplicate_transits": lambda r: "epochs at the same time with different magnitudes",
+        "bad_period": lambda r: f"period={r.period:.6g} d; accepted {list(bounds.period_range)}",
+    }
+    return np.asarray([what[c](r) for r, c in zip(rows.itertuples(), reason)], dtype=object)
+
+
+def _objects(parts: list) -> np.ndarray:
+    out = np.empty(len(parts), dtype=object)
+    for i, p in enumerate(parts):
+        out[i] = p
+    return out
 
 
 def clean_curves(epochs: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Conformed epoch rows -> (source_ids, times, mags) of the stars of `ids` (sorted) that have
     clean epochs; times and mags are object arrays of one float64 array per star.
 
-    What goes in is what training used: G transits not rejected_by_variability with a finite
-    time and magnitude, in time order.
+    What goes in is what training used: G transits not rejected_by_variability with a time and
+    magnitude (NaN is missing; an infinity is left to the sanity check), in time order.
     """
     sid = epochs["source_id"].to_numpy()
     use = (
         epochs["band"].eq("G").to_numpy(dtype=bool, na_value=False)
         & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
-        & np.isfinite(epochs["mag"].to_numpy()) & np.isfinite(epochs["time"].to_numpy())
+        & ~np.isnan(epochs["mag"].to_numpy()) & ~np.isnan(epochs["time"].to_numpy())
         & isin_sorted(sid, ids)
     )
     s, t, m = sid[use], epochs["time"].to_numpy()[use], epochs["mag"].to_numpy()[use]
@@ -176,7 +225,8 @@ def issue_rejects(issues: list) -> tuple[pd.DataFrame, np.ndarray]:
     """Stars whose per-source epoch file could not be read (rrlfeh.data.files issues):
     (rejects, their source_ids). A file not named for one star leaves its stars to no_epochs."""
     ids = [i.source_id for i in issues if i.source_id is not None]
-    details = [f"{i.file}: {i.reason}" for i in issues if i.source_id is not None]
+    details = [i.reason if i.reason.startswith(i.file) else f"{i.file}: {i.reason}"
+               for i in issues if i.source_id is not None]
     return (_rejects(ids, "unreadable_epoch_file", np.asarray(details, dtype=object)),
             np.asarray(ids, dtype="int64"))
 

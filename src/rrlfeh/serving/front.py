@@ -1,0 +1,183 @@
+"""`rrlfeh serve`: MLflow's own scoring server behind a thin front that keeps the HTTP contract.
+
+The app is `mlflow.pyfunc.scoring_server.init(model)`, what `mlflow models serve` runs, wrapped
+in one ASGI middleware on POST /invocations that
+  - answers 415 when the Content-Type is missing or not one MLflow reads (MLflow: a 500);
+  - answers 413 for a body over `max_body_bytes`, read no further;
+  - answers 400 for a body that is not JSON, in one line that never echoes the body (MLflow
+    echoes it whole), and for a source_id that is not an exact integer in 1 .. 2**63-1 (MLflow
+    converts 1.5 to 1 and 2**63 to -2**63 before the model sees them);
+  - cuts any other error message to `max_error_chars`;
+  - writes the bare NaN / Infinity that Python's json module emits for rejected stars' `feh` and
+    `feh_std` as JSON null, so every answer parses with a strict JSON parser.
+Everything else (the model, /ping, /health, /version, CSV and Parquet bodies) is MLflow's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from rrlfeh.serving.sanity import SOURCE_ID_MAX
+
+JSON_TYPES = ("application/json",)
+ACCEPTED = ("application/json", "text/csv", "application/x-parquet", "application/octet-stream")
+# a bare non-finite number after a key (our answers hold no such text inside strings)
+_NON_FINITE = re.compile(rb'(?<=": )(?:NaN|-?Infinity)(?=[,}\]])')
+
+
+def _error(status: int, message: str, code: str = "BAD_REQUEST") -> tuple[int, bytes]:
+    return status, json.dumps({"error_code": code, "message": message}).encode()
+
+
+def _records(payload) -> list:
+    """The rows of a request in any of MLflow's JSON layouts, as dicts or lists with columns."""
+    if not isinstance(payload, dict):
+        return []
+    if isinstance(payload.get("dataframe_records"), list):
+        return [r.get("source_id") for r in payload["dataframe_records"] if isinstance(r, dict)]
+    split = payload.get("dataframe_split")
+    if isinstance(split, dict) and isinstance(split.get("columns"), list) and "source_id" in split["columns"]:
+        k = split["columns"].index("source_id")
+        return [r[k] for r in split.get("data") or [] if isinstance(r, list) and len(r) > k]
+    for key in ("inputs", "instances"):
+        value = payload.get(key)
+        if isinstance(value, dict) and isinstance(value.get("source_id"), list):
+            return value["source_id"]
+        if isinstance(value, list):
+            return [r.get("source_id") for r in value if isinstance(r, dict)]
+    return []
+
+
+def bad_source_ids(payload) -> list:
+    """source_id values an int64 column cannot hold exactly (what MLflow would silently change)."""
+    def ok(v) -> bool:
+        if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+            v = int(v.strip())
+        return isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v <= SOURCE_ID_MAX
+    return [v for v in _records(payload) if v is not None and not ok(v)]
+
+
+def check_request(content_type: str | None, body: bytes, max_body: int) -> tuple[int, bytes] | None:
+    """An error answer for a request the front refuses, or None to pass it to MLflow."""
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime not in ACCEPTED:
+        return _error(415, f"Content-Type must be application/json (or text/csv, "
+                           f"application/x-parquet), got {content_type!r}"[:300])
+    if len(body) > max_body:
+        return _error(413, f"request body over {max_body // 2**20} MiB; send fewer stars per request")
+    if mime in JSON_TYPES:
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+            return _error(400, f"the body is not valid JSON{where}: "
+                               f"{getattr(exc, 'msg', type(exc).__name__)}")
+        bad = bad_source_ids(payload)
+        if bad:
+            shown = ", ".join(repr(v)[:30] for v in bad[:5])
+            return _error(400, f"source_id must be integers in 1 .. 2**63-1; {len(bad)} are not, "
+                               f"e.g. {shown}")
+    return None
+
+
+class Front:
+    """The ASGI middleware (see the module docstring)."""
+
+    def __init__(self, app, max_body_bytes: int = 64 * 2**20, max_error_chars: int = 2000):
+        self.app, self.max_body, self.max_error = app, int(max_body_bytes), int(max_error_chars)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/invocations" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        ctype = headers.get(b"content-type", b"").decode("latin-1") or None
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body:
+            return await _answer(send, *_error(413, f"request body over {self.max_body // 2**20} "
+                                                    "MiB; send fewer stars per request"))
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return await _answer(send, *_error(413, f"request body over "
+                                                        f"{self.max_body // 2**20} MiB"))
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        refused = check_request(ctype, body, self.max_body)
+        if refused:
+            return await _answer(send, *refused)
+
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        start, parts = {}, []
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+
+        await self.app(scope, replay, capture)
+        status, out = start.get("status", 500), b"".join(parts)
+        if status == 200:
+            out = _NON_FINITE.sub(b"null", out)
+        elif status >= 400:
+            out = self._short_error(status, out)
+        hdrs = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        hdrs.append((b"content-length", str(len(out)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": hdrs})
+        await send({"type": "http.response.body", "body": out})
+
+    def _short_error(self, status: int, out: bytes) -> bytes:
+        """MLflow's error answer with its message cut (it may quote the whole input)."""
+        try:
+            err = json.loads(out)
+            message = str(err.get("message", ""))
+            code = str(err.get("error_code", "BAD_REQUEST"))
+        except (ValueError, AttributeError):
+            message, code = out.decode("utf-8", "replace"), "BAD_REQUEST"
+        if len(message) > self.max_error:
+            message = message[: self.max_error] + f"... ({len(message)} characters, cut)"
+        return json.dumps({"error_code": code, "message": message}).encode()
+
+
+async def _answer(send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_app(model_uri: str, max_body_bytes: int, timeout_s: int):
+    """The wrapped scoring app for `model_uri` (models:/ URIs resolve against the project store)."""
+    import os
+
+    os.environ["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] = str(int(timeout_s))
+    from mlflow.pyfunc import scoring_server
+
+    from rrlfeh.tracking import use_store
+
+    use_store()
+    model = scoring_server.load_model_with_mlflow_config(model_uri)
+    return Front(scoring_server.init(model), max_body_bytes)
+
+
+def serve(model_uri: str, host: str, port: int, max_body_mb: int = 64, timeout_s: int = 60) -> None:
+    import uvicorn
+
+    uvicorn.run(build_app(model_uri, max_body_mb * 2**20, timeout_s), host=host, port=port,
+                log_level="info")

@@ -1,0 +1,111 @@
+"""What an impossible star is: one definition for `rrlfeh predict` and the served model.
+
+A star is impossible, and gets a reason instead of an estimate, when
+  bad_source_id         its source_id is not in 1 .. 2**63-1 (Gaia ids are positive int64)
+  time_outside_window   an epoch time is infinite or outside `time_window` (BJD(TCB) - 2455197.5 d:
+                        JD or MJD times, or times in seconds, land there, far from any Gaia span)
+  mag_outside_range     a G magnitude is infinite or outside `mag_range`
+  duplicate_transits    two epochs at the same time with different magnitudes
+  bad_period            the period is not finite or outside `period_range` (days)
+NaN is a missing value (the epoch is dropped, as training did); an epoch repeated exactly (same
+time, same magnitude: a row concatenated twice) is dropped and counted, so it is never counted
+twice. `clean` treats exactly repeated rows the same way (data/cuts.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SOURCE_ID_MAX = 2**63 - 1
+REASONS = ("bad_source_id", "time_outside_window", "mag_outside_range", "duplicate_transits",
+           "bad_period")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The accepted ranges (params.yaml `predict`; the served model's model_config)."""
+
+    time_window: tuple[float, float] = (1500.0, 4000.0)  # DR3 1666-2704 and DR4-like spans (to 3672)
+    period_range: tuple[float, float] = (0.1, 1.5)  # days; RR Lyrae pulsate in 0.2-1.2 d
+    mag_range: tuple[float, float] = (1.0, 25.0)  # G; validate.mag_max is 25 too
+
+    @classmethod
+    def of(cls, cfg) -> Bounds:
+        """From a mapping or an object with the three fields (missing ones take the defaults)."""
+        get = cfg.get if isinstance(cfg, dict) else (lambda k, d: getattr(cfg, k, d))
+        d = cls()
+        return cls(*(tuple(float(v) for v in get(k, getattr(d, k))) for k in
+                     ("time_window", "period_range", "mag_range")))
+
+
+def check_range(name: str, value) -> None:
+    """A params check: two finite numbers, low < high (raises ValueError naming the key)."""
+    v = list(value)
+    if len(v) != 2 or not all(np.isfinite(float(x)) for x in v) or not float(v[0]) < float(v[1]):
+        raise ValueError(f"{name} must be two finite numbers [low, high] with low < high, got {value}")
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The stars after screening: curves without missing or exactly repeated epochs, and per star
+    the reason ('' when the star is possible) and the number of repeated epochs dropped."""
+
+    times: list[np.ndarray]
+    mags: list[np.ndarray]
+    reason: np.ndarray  # object
+    n_duplicates: np.ndarray  # int64
+
+
+def screen(source_id, period, times: list[np.ndarray], mags: list[np.ndarray],
+           bounds: Bounds = Bounds()) -> Screened:
+    """Judge every star (vectorized over the concatenated epochs: ~1 us per epoch)."""
+    n = len(times)
+    lengths = np.fromiter((len(t) for t in times), dtype=np.int64, count=n)
+    star = np.repeat(np.arange(n), lengths)
+    t = np.concatenate(times).astype(np.float64, copy=False) if n else np.empty(0)
+    m = np.concatenate(mags).astype(np.float64, copy=False) if n else np.empty(0)
+    with np.errstate(invalid="ignore"):
+        lo, hi = bounds.time_window
+        bad_t = np.isinf(t) | (t < lo) | (t > hi)
+        lo, hi = bounds.mag_range
+        bad_m = np.isinf(m) | (m < lo) | (m > hi)
+    keep = ~(np.isnan(t) | np.isnan(m))
+    # exact repeats and conflicts: neighbours in (star, time, mag) order
+    order = np.lexsort((m, t, star))
+    s_o, t_o, m_o = star[order], t[order], m[order]
+    same_t = (s_o[1:] == s_o[:-1]) & (t_o[1:] == t_o[:-1]) & keep[order][1:] & keep[order][:-1]
+    repeat = same_t & (m_o[1:] == m_o[:-1])
+    conflict = same_t & ~repeat
+    drop = np.zeros(len(t), dtype=bool)
+    drop[order[1:][repeat]] = True
+    keep &= ~drop
+
+    def per_star(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(star[mask], minlength=n)
+
+    reason = np.full(n, "", dtype=object)
+    sid = np.asarray(source_id)
+    with np.errstate(invalid="ignore"):
+        p = np.asarray(period, dtype=np.float64)
+        lo, hi = bounds.period_range
+        checks = [
+            ("bad_source_id", ~((sid > 0) & (sid <= SOURCE_ID_MAX))),
+            ("time_outside_window", per_star(bad_t) > 0),
+            ("mag_outside_range", per_star(bad_m) > 0),
+            ("duplicate_transits", np.bincount(s_o[1:][conflict], minlength=n) > 0),
+            # NaN and <= 0 are the preprocessing's own bad_period; beyond the physical range too
+            ("bad_period", np.isfinite(p) & (p > 0) & ((p < lo) | (p > hi))),
+        ]
+    for code, failed in checks:
+        reason[(reason == "") & np.asarray(failed, dtype=bool)] = code
+    n_dup = per_star(drop)
+    out_t, out_m = list(times), list(mags)
+    cut = per_star(~keep)
+    if cut.any():
+        starts = np.r_[0, np.cumsum(lengths)[:-1]]
+        for i in np.flatnonzero(cut):
+            sl = slice(starts[i], starts[i] + lengths[i])
+            out_t[i], out_m[i] = t[sl][keep[sl]], m[sl][keep[sl]]
+    return Screened(out_t, out_m, reason, n_dup.astype(np.int64))

@@ -1,0 +1,32 @@
+"""`clean` run by hand on hostile raw tables: an infinite period is the star's bad_period reason,
+not a failure of clean's own final validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from model_fixture import simulate
+
+from rrlfeh.config import load_params
+from rrlfeh.data import schema
+from rrlfeh.data.clean import run_clean
+
+
+def test_infinite_periods_are_a_reason(tmp_path):
+    from pathlib import Path
+
+    d = simulate(8, seed=1)
+    vari = d["vari_rrlyrae"]
+    ids = np.sort(vari["source_id"].unique())
+    vari.loc[vari["source_id"] == ids[2], "pf"] = np.inf
+    vari.loc[vari["source_id"] == ids[12], "p1_o"] = -np.inf
+    raw = tmp_path / "raw"
+    for name, df in {"vari_rrlyrae": vari, "epoch_photometry": d["epoch_photometry"],
+                     "labels": d["labels"], "truth": schema.empty("truth")}.items():
+        schema.write_table(schema.conform(df, name), raw / f"{name}.parquet", name)
+    p = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    run_clean(p.clean, p.validate, raw, tmp_path / "clean", tmp_path / "m.json", tmp_path / "plots",
+              report_dir=tmp_path / "rep")
+    rej = pd.read_parquet(tmp_path / "clean" / "rejected.parquet").set_index("source_id")
+    assert rej.loc[ids[2], "reason"] == "bad_period" and rej.loc[ids[2], "detail"] == "pf=inf"
+    assert rej.loc[ids[12], "reason"] == "bad_period"

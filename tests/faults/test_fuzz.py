@@ -1,0 +1,87 @@
+"""Property-based fuzzing (Hypothesis) of the request parser and the file readers: whatever comes
+in, the answer is a per-star reason, a one-line PayloadError/DataError, or a possible star; never
+a traceback, never an impossible star passed on. Examples are bounded so the tier stays short."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rrlfeh.data.epoch_stream import iter_epoch_batches
+from rrlfeh.data.formats import read_table_file
+from rrlfeh.errors import DataError
+from rrlfeh.serving import payload, sanity
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-2**70, 2**70),
+                    st.sampled_from([1700.0, 2000.5, 2455197.5 + 1800, 1e15, -1.0, 0.0, 16.5]))
+cells = st.one_of(st.none(), st.text(max_size=5), st.booleans(), numbers,
+                  st.lists(numbers, max_size=80), st.lists(st.lists(numbers, max_size=3), max_size=3))
+ids = st.one_of(st.integers(-2**65, 2**65), st.floats(), st.text(max_size=20), st.none(), st.booleans())
+stars = st.fixed_dictionaries({
+    "source_id": ids, "type": st.one_of(st.sampled_from(["RRab", "RRc", "rrab", "RRd", ""]), cells),
+    "period": st.one_of(numbers, st.none()), "epoch_g": st.one_of(numbers, st.none()),
+    "time": cells, "mag": cells})
+
+
+@FAST
+@given(st.lists(stars, min_size=1, max_size=6))
+def test_any_request_is_parsed_or_refused_in_one_line(records):
+    df = pd.DataFrame(records)
+    try:
+        req = payload.parse_request(df)
+    except payload.PayloadError:
+        return
+    assert len(req) == len(df)
+    b = sanity.Bounds()
+    for i in range(len(req)):
+        if req.reason[i]:
+            continue
+        t, m = req.times[i], req.mags[i]
+        assert len(t) == len(m) == req.n_epochs[i] > 0
+        assert np.all((t >= b.time_window[0]) & (t <= b.time_window[1]))  # no impossible time
+        assert np.all((m >= b.mag_range[0]) & (m <= b.mag_range[1]))
+        assert 0 < req.source_id[i] <= sanity.SOURCE_ID_MAX
+        assert len(np.unique(t)) == len(t)  # no epoch counted twice
+
+
+good_csv = (b"source_id,transit_id,band,time,mag,rejected_by_variability\n"
+            b"5,1,G,1700.5,16.1,False\n5,2,G,1701.5,16.3,False\n")
+
+
+@FAST
+@given(st.sampled_from([".csv", ".ecsv", ".xml", ".fits", ".parquet"]),
+       st.one_of(st.binary(max_size=400), st.builds(lambda cut: good_csv[:cut],
+                                                    st.integers(0, len(good_csv)))))
+def test_any_bytes_are_a_table_or_one_data_error(suffix, data):
+    try:
+        df = read_table_file(Path("epoch_photometry" + suffix), data=data)
+    except DataError as exc:
+        assert "\n" not in str(exc).strip()
+        return
+    assert isinstance(df, pd.DataFrame)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.tuples(st.integers(1, 10**6), st.binary(max_size=200)), min_size=1, max_size=5))
+def test_any_zip_member_is_rows_or_the_stars_reason(tmp_path_factory, members):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for sid, data in {sid: d for sid, d in members}.items():
+            zf.writestr(f"EPOCH_PHOTOMETRY-Gaia DR3 {sid}.csv", data)
+    path = tmp_path_factory.mktemp("fz") / "e.zip"
+    path.write_bytes(buf.getvalue())
+    issues: list = []
+    try:
+        rows = list(iter_epoch_batches([path], 3, issues))
+    except DataError:
+        return
+    seen = {int(s) for r in rows for s in r["source_id"].unique()} | {i.source_id for i in issues}
+    assert seen <= {sid for sid, _ in members}
