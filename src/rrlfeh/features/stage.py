@@ -15,11 +15,11 @@ import pandas as pd
 from rrlfeh.config.loader import to_dict
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.data import schema
+from rrlfeh.data.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
 from rrlfeh.features import plots
 from rrlfeh.features.batch import COUNT_KEYS, preprocess_batches
 from rrlfeh.features.checks import check_tensors
-from rrlfeh.features.epochs import iter_parquet_stars
 from rrlfeh.features.tensors import REASONS, PreprocessResult
 from rrlfeh.features.weights import kde_weights
 
