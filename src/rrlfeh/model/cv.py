@@ -17,7 +17,7 @@ import mlflow
 import numpy as np
 
 from rrlfeh import tracking
-from rrlfeh.config.loader import to_dict
+from rrlfeh.config.stages import declared
 from rrlfeh.config.params import Params
 from rrlfeh.errors import DataError
 from rrlfeh.model import report
@@ -45,10 +45,10 @@ class FoldResult:
     oracle_val: dict | None
 
 
-def train_params(params: Params) -> dict:
-    """The params.yaml sections this stage reads (dvc.yaml declares the same)."""
-    return {"seed": params.seed, "split": to_dict(params.split), "train": to_dict(params.train),
-            "fit": to_dict(params.fit), "preprocess": to_dict(params.preprocess)}
+def train_params(params: Params, star_type: str | None = None) -> dict:
+    """The params this stage's results depend on (config.stages, the keys dvc.yaml declares); the
+    fold runs, which do not know their type, leave out the per-type keys."""
+    return declared(params, "train", star_type)
 
 
 def _fit_folds(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np.ndarray,
@@ -159,7 +159,7 @@ def run_train(params: Params, star_type: str, data_path: Path, hparams_path: Pat
     if truth_path is not None:
         inputs["truth"] = truth_path
     with tracking.stage_run(
-        EXPERIMENT, f"train-{star_type}", params={**train_params(params), "hp": hp}, inputs=inputs,
+        EXPERIMENT, f"train-{star_type}", params={**train_params(params, star_type), "hp": hp}, inputs=inputs,
         tags={"stage": "train", "star_type": star_type, "kind": "cv"},
     ) as parent:
         results = _fit_folds(params, data, hp, dev, test, folds, oracle, out_dir, data_path, truth_path,
