@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from rrlfeh.runtime import configure_environment, use_keras_backend
+from rrlfeh.runtime import configure_environment, configure_logging, use_keras_backend
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
@@ -20,6 +20,17 @@ app = typer.Typer(
 )
 PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file")
 TYPE = typer.Argument(..., help="rrab or rrc")
+
+
+@app.callback()
+def _options(
+    log_level: str = typer.Option("INFO", "--log-level", envvar="RRLFEH_LOG_LEVEL",
+                                  help="DEBUG, INFO, WARNING or ERROR: the package's log lines on stderr"),
+) -> None:
+    try:
+        configure_logging(log_level)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from exc
 
 
 def _params(path: Path, stage: str | None = None, star_type: str | None = None):

@@ -125,13 +125,16 @@ def cli_commands() -> dict[str, str]:
 
 def command_roots(command: str) -> set[str]:
     """The modules `rrlfeh <command>` runs: cli.py's own top-level imports, the entry point
-    (`main`) and the command's function with the cli.py helpers it calls."""
+    (`main`), the app's callbacks (global options) and the command's function with the cli.py
+    helpers they call."""
     functions = _cli_functions()
     commands = cli_commands()
     if command not in commands:
         raise AssertionError(f"rrlfeh has no command {command!r}; commands: {sorted(commands)}")
     top_level = [n for n in tree(CLI).body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    used, todo = set(), ["main", commands[command]]
+    callbacks = [name for name, fn in functions.items() for dec in fn.decorator_list
+                 if isinstance(dec, ast.Call) and getattr(dec.func, "attr", "") == "callback"]
+    used, todo = set(), ["main", *callbacks, commands[command]]
     while todo:
         name = todo.pop()
         if name in used:
