@@ -229,6 +229,21 @@ def predict(
     typer.echo(json.dumps(counts, indent=2))
 
 
+@app.command()
+def summary(
+    metrics: Path = typer.Option(Path("metrics"), help="folder of the stage reports (clean.json, train_<type>.json)"),
+    registered: Path = typer.Option(Path("models/registered.json"), help="register's decision"),
+    out: Optional[Path] = typer.Option(None, help="write the headline numbers here (metrics/summary.json)"),
+    quiet: bool = typer.Option(False, "--quiet", help="only write --out"),
+) -> None:
+    """The pipeline at a glance: stars kept, CV and test R2/wRMSE beside the oracle, the gate's decision."""
+    from rrlfeh.summary import run_summary
+
+    lines = run_summary(metrics, registered, out)
+    if not quiet:
+        typer.echo("\n".join(lines))
+
+
 def main() -> None:
     configure_environment(keras_backend=None)  # training stages take theirs from params.fit.backend
     from rrlfeh.errors import RRLFehError

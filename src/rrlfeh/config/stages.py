@@ -70,6 +70,7 @@ STAGES: dict[str, StageParams] = {
         results=("register", "predict.min_epochs", "predict.ensemble_size", "predict.batch_size",
                  "predict.warmup", *_WEIGHTS),  # the gate's weights (KDE of the development labels)
     ),
+    "summary": StageParams(results=()),  # reads the stage reports, no params
 }
 
 
