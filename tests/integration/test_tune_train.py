@@ -273,7 +273,7 @@ def test_mlflow_run_entry_point(mlflow_store, tmp_path):
     assert len(trials) == best["n_trials"] == 1
 
 
-# The paper's bar (PAPER_NOTES.md): validation R² 0.94 RRab, 0.96 RRc.
+# The paper's bar (docs/METHOD.md): validation R² 0.94 RRab, 0.96 RRc.
 R2_BAR = {"rrab": 0.94, "rrc": 0.96}
 PAPER_SCALE_DEV = 4000  # development stars per type of a paper-scale run (paper: ~5400 RRab, ~5900 RRc)
 DEFAULT_RATIO_BAR = 1.5  # the default run's wRMSE / the oracle's, out-of-fold and on the test stars
