@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run test test-all bench ui clean-env
+.PHONY: setup run exps test test-all bench ui clean-env
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -32,7 +32,11 @@ run: $(STAMP)
 	dvc config core.analytics false
 	dvc repro
 	@echo
-	dvc metrics show
+	@rrlfeh summary
+
+## exps: the experiments side by side (headline metrics and the params that differ; fits 200 columns)
+exps: $(STAMP)
+	dvc exp show --only-changed --keep '(stars|rrab|rrc)\..*'
 
 ## test: the test suite CI runs (no slow accuracy checks)
 test: $(STAMP)

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.preprocess import PreprocessConfig
+from rrlfeh.data.epoch_stream import iter_parquet_stars
 from rrlfeh.features.batch import preprocess_batches
 from rrlfeh.runtime import resolve_jobs
-from rrlfeh.features.epochs import iter_parquet_stars
 from rrlfeh.features.tensors import phase_grid
 
 SPAN = (1666.4, 2704.4)  # Gaia DR3, BJD(TCB) - 2455197.5

@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from rrlfeh.runtime import configure_environment, use_keras_backend
+from rrlfeh.runtime import configure_environment, configure_logging, use_keras_backend
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
@@ -22,10 +22,28 @@ PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file")
 TYPE = typer.Argument(..., help="rrab or rrc")
 
 
-def _params(path: Path):
+@app.callback()
+def _options(
+    log_level: str = typer.Option("INFO", "--log-level", envvar="RRLFEH_LOG_LEVEL",
+                                  help="DEBUG, INFO, WARNING or ERROR: the package's log lines on stderr"),
+) -> None:
+    try:
+        configure_logging(log_level)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from exc
+
+
+def _params(path: Path, stage: str | None = None, star_type: str | None = None):
+    """params.yaml, typed; for a pipeline stage, restricted to the keys it declares
+    (rrlfeh.config.stages): reading another raises a ConfigError naming it."""
     from rrlfeh.config import load_params
 
-    return load_params(path)
+    params = load_params(path)
+    if stage is None:
+        return params
+    from rrlfeh.config.stages import restrict
+
+    return restrict(params, stage, star_type)
 
 
 def _type(star_type: str) -> str:
@@ -44,7 +62,7 @@ def extract(
     """Write data/raw/{vari_rrlyrae,epoch_photometry,labels}.parquet from extract.source."""
     from rrlfeh.data.extract import run_extract
 
-    run_extract(_params(params), out, report)
+    run_extract(_params(params, "extract"), out, report)
 
 
 @app.command()
@@ -56,7 +74,7 @@ def validate(
     """Great Expectations suites on the raw tables; fails the pipeline on bad data."""
     from rrlfeh.data.validate import run_validate
 
-    summary = run_validate(_params(params).validate, raw, out)
+    summary = run_validate(_params(params, "validate").validate, raw, out)
     n = sum(t["evaluated"] for t in summary["tables"].values())
     typer.echo(f"validate: {n} expectations passed on {', '.join(summary['tables'])} (report {out})")
 
@@ -73,7 +91,7 @@ def clean(
     """The paper's selection cuts; every dropped star keeps its reason."""
     from rrlfeh.data.clean import run_clean
 
-    p = _params(params)
+    p = _params(params, "clean")
     m = run_clean(p.clean, p.validate, raw, out, metrics, plots, report_dir=report)
     typer.echo(f"clean: kept {m['stars']['kept']} of {m['stars']['input']} stars "
                f"({m['stars']['rejected']} rejected, reasons in {out / 'rejected.parquet'})")
@@ -90,7 +108,8 @@ def preprocess(
     """Fold, smooth, resample, standardize and weight the clean light curves of one type."""
     from rrlfeh.features.stage import run_preprocess
 
-    run_preprocess(_params(params).preprocess, _type(star_type), clean_dir, out, plots)
+    t = _type(star_type)
+    run_preprocess(_params(params, "preprocess", t).preprocess, t, clean_dir, out, plots)
 
 
 @app.command()
@@ -101,7 +120,7 @@ def tune(
     params: Path = PARAMS,
 ) -> None:
     """keras-tuner Hyperband search, one MLflow child run per trial."""
-    p = _params(params)
+    p = _params(params, "tune")
     use_keras_backend(p.fit.backend)
     from rrlfeh.model.tune import run_tune
 
@@ -126,11 +145,11 @@ def train(
     params: Path = PARAMS,
 ) -> None:
     """Repeated stratified K-fold CV of the GRU, one MLflow child run per fold."""
-    p = _params(params)
+    t = _type(star_type)
+    p = _params(params, "train", t)
     use_keras_backend(p.fit.backend)
     from rrlfeh.model.cv import run_train
 
-    t = _type(star_type)
     run_train(
         p, t,
         data or Path(f"data/processed/{t}.npz"),
@@ -154,7 +173,7 @@ def register(
     use_keras_backend("tensorflow")  # the served model's backend
     from rrlfeh.serving.registry import run_register
 
-    result = run_register(_params(params), models, processed, clean_dir, out)
+    result = run_register(_params(params, "register"), models, processed, clean_dir, out)
     typer.echo(f"{result['model_name']} version {result['version']}: {result['decision']} ({result['reason']})")
 
 
@@ -223,6 +242,21 @@ def serve(
     from rrlfeh.serving.front import serve as run_server
 
     run_server(model, host, port, max_body_mb, timeout)
+
+
+@app.command()
+def summary(
+    metrics: Path = typer.Option(Path("metrics"), help="folder of the stage reports (clean.json, train_<type>.json)"),
+    registered: Path = typer.Option(Path("models/registered.json"), help="register's decision"),
+    out: Optional[Path] = typer.Option(None, help="write the headline numbers here (metrics/summary.json)"),
+    quiet: bool = typer.Option(False, "--quiet", help="only write --out"),
+) -> None:
+    """The pipeline at a glance: stars kept, CV and test R2/wRMSE beside the oracle, the gate's decision."""
+    from rrlfeh.summary import run_summary
+
+    lines = run_summary(metrics, registered, out)
+    if not quiet:
+        typer.echo("\n".join(lines))
 
 
 def main() -> None:

@@ -45,6 +45,26 @@ def configure_environment(keras_backend: str | None = "tensorflow") -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_log_handler: logging.Handler | None = None
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Show the package's log records (e.g. the Gaia archive's progress) at `level` and above on
+    stderr, one line each; other libraries' loggers keep their own settings. Called once, by the CLI."""
+    global _log_handler
+    value = logging.getLevelName(level.upper())
+    if not isinstance(value, int):
+        raise ValueError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    logger = logging.getLogger("rrlfeh")
+    if _log_handler is not None:
+        logger.removeHandler(_log_handler)
+    _log_handler = logging.StreamHandler()
+    _log_handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
+    logger.addHandler(_log_handler)
+    logger.setLevel(value)
+
+
 def use_keras_backend(backend: str) -> str:
     """Run Keras on `backend` unless the user's KERAS_BACKEND says otherwise; the backend in force.
 

@@ -43,6 +43,39 @@ def use_store(root: Path | None = None) -> str:
     return uri
 
 
+# The experiment tag MLflow 3's UI reads to choose an experiment's landing view: without it a new
+# experiment opens on the GenAI traces view; "custom_model_development" opens it on its runs.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+# What each experiment holds and the columns worth comparing (the UI shows it as the description;
+# the runs table's column choice itself is kept by the browser, not the server)
+EXPERIMENT_NOTES = {
+    "rrlfeh-tune": "Hyperband search per type: a parent run per search, a nested run per trial. "
+                   "Compare trials on `objective` (weighted val MSE) against `dropout`, `learning_rate`, "
+                   "`batch_size`, `reg_type`, `tuner/epochs`.",
+    "rrlfeh-train": "Cross-validated GRU per type: a parent run per type, a nested run per fold. "
+                    "Compare parents on `oof_wrmse`, `test_wrmse`, `ratio_to_oracle_oof_wrmse`, "
+                    "`ratio_to_oracle_test_wrmse`, `cv_val_r2_mean` against `train.epochs`, `fit.schedule`, "
+                    "`preprocess.n_points_*`.",
+    "rrlfeh-register": "One run per registration: the end-to-end model, the gate's scores of challenger "
+                       "and champion, the decision (tags `decision`, `reason`).",
+}
+
+
+def tag_experiment(exp_id: str, experiment: str) -> None:
+    """Mark the experiment as model training (the UI opens on its runs) and describe it."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    tags = client.get_experiment(exp_id).tags
+    wanted = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+    if experiment in EXPERIMENT_NOTES:
+        wanted["mlflow.note.content"] = EXPERIMENT_NOTES[experiment]
+    for key, value in wanted.items():
+        if tags.get(key) != value:
+            client.set_experiment_tag(exp_id, key, value)
+
+
 def setup(experiment: str, root: Path | None = None) -> str:
     """Point MLflow at the project store and select (creating if needed) `experiment`."""
     import mlflow
@@ -52,6 +85,7 @@ def setup(experiment: str, root: Path | None = None) -> str:
     if launched:  # under `mlflow run`: the launcher's run becomes the stage's run, in its experiment
         exp_id = mlflow.get_run(launched).info.experiment_id
         mlflow.set_experiment(experiment_id=exp_id)
+        tag_experiment(exp_id, experiment)
         return exp_id
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
@@ -61,6 +95,7 @@ def setup(experiment: str, root: Path | None = None) -> str:
     else:
         exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
+    tag_experiment(exp_id, experiment)  # stores made before the tag existed get it too
     return exp_id
 
 

@@ -77,8 +77,14 @@ def test_dvc_repro_end_to_end(tmp_path):
 
     clean = json.loads((repo / "metrics/clean.json").read_text())
     assert clean  # counts per cut and type
+    # DVC shows the headline only; the stage reports keep the detail
     shown = _run(["dvc", "metrics", "show", "--json"], repo, env).stdout
-    assert "metrics/train_rrab.json" in shown and "metrics/clean.json" in shown
+    assert "metrics/summary.json" in shown and "metrics/train_rrab.json" not in shown
+    headline = json.loads((repo / "metrics/summary.json").read_text())
+    assert set(headline) == {"stars", "rrab", "rrc"} and set(headline["rrab"]) == {
+        "r2", "wrmse", "ratio", "test_wrmse", "test_ratio"}
+    text = _run([str(BIN / "rrlfeh"), "summary"], repo, env).stdout
+    assert len(text.splitlines()) <= 30 and "RRab" in text and "champion is version 1" in text, text
 
     registered = json.loads((repo / "models/registered.json").read_text())
     assert registered.get("promoted") is True  # first version: no champion to beat
@@ -88,3 +94,14 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert "up to date" in again.lower() or "didn't change" in again.lower(), again
     status = _run(["dvc", "status"], repo, env).stdout
     assert "changed" not in status, status
+
+    # Knobs that do not change results rerun nothing (params per key); one that does reruns its stage.
+    for key, value in [("train.n_jobs", 1), ("preprocess.chunk_stars", 7), ("extract.gaia.retries", 9)]:
+        _set(params, key, value)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = _run(["dvc", "status"], repo, env).stdout
+    assert "changed" not in status, status
+    _set(params, "train.epochs", params["train"]["epochs"] + 1)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = _run(["dvc", "status", "--json"], repo, env).stdout
+    assert set(json.loads(status)) == {"train@rrab", "train@rrc"}, status

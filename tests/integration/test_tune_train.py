@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from rrlfeh.config import load_params
+from rrlfeh.config.stages import restrict
 from rrlfeh.data import schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +98,8 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     schema.write_table(truth, tmp_path / "truth.parquet", "truth")
     params = load_params(write_params(tmp_path / "params.yaml", **TINY))
 
-    best = run_tune(params, "rrab", data, tmp_path / "tune")
+    # as the CLI runs them: each stage may read only the params keys it declares (config.stages)
+    best = run_tune(restrict(params, "tune"), "rrab", data, tmp_path / "tune")
     on_disk = json.loads((tmp_path / "tune" / "best_hparams.json").read_text())
     assert on_disk == best and on_disk["hparams"]["batch_size"] == 16
     assert best["counts"]["n_unlabelled"] == 4 and best["counts"]["n_test"] == 14
@@ -123,7 +125,7 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     resumed_rounds = trials[trials["params.tuner/trial_id"] != "none"]
     assert len(resumed_rounds) == 1 and (resumed_rounds["params.tuner/round"] == "1").all()
 
-    summary = run_train(params, "rrab", data, tmp_path / "tune" / "best_hparams.json", tmp_path / "models",
+    summary = run_train(restrict(params, "train", "rrab"), "rrab", data, tmp_path / "tune" / "best_hparams.json", tmp_path / "models",
                         tmp_path / "metrics" / "train.json", tmp_path / "plots", tmp_path / "truth.parquet")
     models = tmp_path / "models"
     assert sorted(p.name for p in models.iterdir()) == ["fold_r0_k0.keras", "fold_r0_k1.keras", "manifest.json"]
@@ -168,6 +170,7 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     runs = _runs("rrlfeh-train")
     parent = runs[runs["run_id"] == manifest["mlflow_run_id"]].iloc[0]
     assert parent["status"] == "FINISHED" and parent["tags.dvc_exp_name"] == "exp-tiny"
+    assert "params.train.n_jobs" not in parent and "params.preprocess.n_points_rrc" not in parent
     assert parent["params.train.k_folds"] == "2" and parent["params.hp.units"] == str(best["hparams"]["units"])
     assert parent["tags.input_md5.data"] == manifest["data_md5"]
     for m in METRICS:
@@ -275,7 +278,7 @@ def test_mlflow_run_entry_point(mlflow_store, tmp_path):
     assert len(trials) == best["n_trials"] == 1
 
 
-# The paper's bar (PAPER_NOTES.md): validation R² 0.94 RRab, 0.96 RRc.
+# The paper's bar (docs/METHOD.md): validation R² 0.94 RRab, 0.96 RRc.
 R2_BAR = {"rrab": 0.94, "rrc": 0.96}
 PAPER_SCALE_DEV = 4000  # development stars per type of a paper-scale run (paper: ~5400 RRab, ~5900 RRc)
 DEFAULT_RATIO_BAR = 1.5  # the default run's wRMSE / the oracle's, out-of-fold and on the test stars

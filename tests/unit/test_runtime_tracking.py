@@ -67,3 +67,23 @@ def test_training_backend_comes_from_params_unless_the_user_chose(monkeypatch):
     assert runtime.use_keras_backend("jax") == "tensorflow"
     with pytest.raises(ValueError, match="backend"):
         runtime.use_keras_backend("torch")
+
+
+def test_experiments_open_on_their_runs_in_the_ui(mlflow_store):
+    """MLflow 3's UI reads `mlflow.experimentKind`: untagged experiments land on the GenAI traces
+    view, `custom_model_development` ones on the runs table."""
+    import mlflow
+
+    from rrlfeh.model.cv import EXPERIMENT as TRAIN
+    from rrlfeh.model.tune import EXPERIMENT as TUNE
+    from rrlfeh.serving.registry import EXPERIMENT as REGISTER
+
+    old = mlflow.create_experiment(TUNE)  # a store from before the tag: tagged when next used
+    assert "mlflow.experimentKind" not in mlflow.get_experiment(old).tags
+    for name in (TUNE, TRAIN, REGISTER):
+        with tracking.stage_run(name, "stage", params={}):
+            pass
+        tags = mlflow.get_experiment_by_name(name).tags
+        assert tags["mlflow.experimentKind"] == "custom_model_development", name
+        assert tags["mlflow.note.content"] == tracking.EXPERIMENT_NOTES[name]
+    assert mlflow.get_experiment_by_name(TUNE).experiment_id == old

@@ -20,7 +20,7 @@ from rrlfeh.config.simulate import (
 
 @dataclass(frozen=True)
 class SimulateConfig:
-    """Simulated Gaia DR3-like RR Lyrae (SIMULATOR.md). Sizes are stars simulated, before cuts.
+    """Simulated Gaia DR3-like RR Lyrae (docs/SIMULATOR.md). Sizes are stars simulated, before cuts.
 
     `preset: paper` replaces n_rrab/n_rrc/n_rrd with `paper` (about 6002 RRab and 6613 RRc pass the
     default clean cuts, the paper's sample); the defaults give about 1000 of each.
@@ -158,7 +158,7 @@ class ValidateConfig:
 
 @dataclass(frozen=True)
 class CleanConfig:
-    """The paper's selection cuts (PAPER_NOTES.md), each a param."""
+    """The paper's selection cuts (docs/METHOD.md), each a param."""
 
     max_feh_error: float = 0.4
     max_peak_to_peak_g: float = 1.2

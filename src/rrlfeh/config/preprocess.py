@@ -42,7 +42,10 @@ class PreprocessConfig:
             raise ValueError("chunk_stars must be >= 1 and n_jobs >= 0")
 
     def n_points(self, star_type: str) -> int:
-        return {"rrab": self.n_points_rrab, "rrc": self.n_points_rrc}[star_type.lower()]
+        t = star_type.lower()
+        if t not in ("rrab", "rrc"):
+            raise KeyError(star_type)
+        return getattr(self, f"n_points_{t}")  # reads only this type's key
 
     def curve_options(self, star_type: str) -> dict:
         """Keyword arguments of rrlfeh.features.tensors.preprocess_arrays for this type."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 
@@ -43,10 +45,15 @@ class PredictConfig:
             )
         if not 0 <= self.extra_error < 10:
             raise ValueError(f"extra_error must be in [0, 10) dex, got {self.extra_error}")
-        from rrlfeh.serving.sanity import check_range
-
         for key in ("time_window", "period_range", "mag_range"):
-            check_range(key, getattr(self, key))
+            _check_range(key, getattr(self, key))
         if self.chunk_stars < 1 or self.n_jobs < 0:
             raise ValueError(f"chunk_stars must be >= 1 and n_jobs >= 0 (0 = all cores), "
                              f"got {self.chunk_stars}, {self.n_jobs}")
+
+
+def _check_range(name: str, value) -> None:
+    """Two finite numbers, low < high (ValueError naming the key)."""
+    v = list(value)
+    if len(v) != 2 or not all(math.isfinite(float(x)) for x in v) or not float(v[0]) < float(v[1]):
+        raise ValueError(f"{name} must be two finite numbers [low, high] with low < high, got {value}")

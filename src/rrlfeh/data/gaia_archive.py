@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from rrlfeh.config.data import GaiaConfig
 from rrlfeh.data import schema
@@ -48,20 +50,26 @@ def extract_from_archive(cfg: GaiaConfig, work_dir: Path,
     ids = np.sort(vari["source_id"].to_numpy(dtype="int64"))
     batches = [ids[i : i + cfg.batch_size] for i in range(0, len(ids), cfg.batch_size)]
     resumed = 0
-    for k, batch in enumerate(batches):
-        if store.record(k) is not None:
-            resumed += 1
-            continue
-        try:
-            rows, record = retry(lambda: _fetch_batch(client, store, k, batch), _what(k, batches))
-        except DataError as exc:
-            done = sum(store.record(j) is not None for j in range(len(batches)))
-            raise DataError(
-                f"{exc}. {done} of {len(batches)} batches are saved in {work_dir}; "
-                "run the extract again to resume"
-            ) from exc
-        store.save_batch(k, rows, record)
-        log.info("%s: %d rows", _what(k, batches), len(rows))
+    # a bar on a terminal (off when stderr is not one: the INFO lines carry the progress there)
+    bar = tqdm(total=len(batches), unit="batch", desc="DataLink", disable=None)
+    with bar, logging_redirect_tqdm([logging.getLogger("rrlfeh")]):  # log lines above the bar
+        for k, batch in enumerate(batches):
+            bar.update(1)
+            if store.record(k) is not None:
+                resumed += 1
+                continue
+            try:
+                rows, record = retry(lambda: _fetch_batch(client, store, k, batch), _what(k, batches))
+            except DataError as exc:
+                done = sum(store.record(j) is not None for j in range(len(batches)))
+                raise DataError(
+                    f"{exc}. {done} of {len(batches)} batches are saved in {work_dir}; "
+                    "run the extract again to resume"
+                ) from exc
+            store.save_batch(k, rows, record)
+            log.info("%s: %d rows", _what(k, batches), len(rows))
+    if resumed:
+        log.info("%d of %d DataLink batches were already saved (resumed)", resumed, len(batches))
     written, records = _write_batches(store, len(batches), write_epochs)
     reasons = {int(sid): reason for r in records for sid, reason in r["issues"].items()}
     received = [int(i) for r in records for i in r["received"]]

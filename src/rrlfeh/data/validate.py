@@ -26,12 +26,12 @@ from great_expectations.data_context.types.base import (
 
 from rrlfeh.config.data import CleanConfig, ValidateConfig
 from rrlfeh.data import schema
+from rrlfeh.data.epoch_stream import iter_parquet_stars
 from rrlfeh.data.expectations import (
     Batches, Suites, chunks, clean_batches, clean_suites, describe, raw_batches, raw_suites,
 )
 from rrlfeh.data.gx_chunks import ChunkedResult
 from rrlfeh.errors import ValidationFailed
-from rrlfeh.features.epochs import iter_parquet_stars
 
 N_EXAMPLES = 5
 # Stars per chunk of the epoch table in validate and clean, as preprocess and predict stream them:

@@ -1,4 +1,4 @@
-"""Epoch-photometry rows -> chunks of whole stars in the flat layout, streamed from Parquet.
+"""Epoch-photometry rows -> chunks of whole stars in the flat layout (streamed by data.epoch_stream).
 
 Only the G band is used; transits flagged `rejected_by_variability` are dropped here and counted
 (NaN magnitudes, e.g. `rejected_by_photometry` transits, are dropped and counted downstream).
@@ -6,21 +6,12 @@ Only the G band is used; transits flagged `rejected_by_variability` are dropped 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from rrlfeh.data.epoch_stream import whole_star_batches
 from rrlfeh.errors import DataError
-
-COLUMNS = ["source_id", "band", "time", "mag", "rejected_by_variability"]
-_READ_ROWS = 262_144  # Parquet rows read at a time when streaming
 
 
 @dataclass
@@ -94,58 +85,3 @@ def chunk_from_rows(
     mag = _column(df, "mag", np.float64, np.nan)[use][order]
     chunk = StarChunk(uniq.astype(np.int64), offsets, time, mag, periods[uniq], epochs[uniq])
     return chunk, counts
-
-
-def iter_parquet_stars(
-    path: str | Path, stars_per_batch: int, source_ids: np.ndarray | None = None,
-    columns: Sequence[str] = COLUMNS,
-) -> Iterator[pd.DataFrame]:
-    """Batches of whole stars from an epoch_photometry Parquet file, read a slice at a time.
-
-    Reads those of `columns` the file has. With `source_ids`, rows of other stars (e.g. the other
-    RR Lyrae type) are skipped on read.
-    Streams when each star's rows are contiguous (how the archive, the simulator and the clean
-    stage write them); otherwise reads the needed columns once and sorts them by source_id.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"epoch_photometry: file {path} does not exist")
-    try:
-        pf = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds read row groups: memory grows
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"epoch_photometry: {path} is not a readable Parquet file ({exc})") from exc
-    names = set(pf.schema_arrow.names)
-    if not {"source_id", "time", "mag"} <= names:
-        raise DataError(f"{path}: needs columns source_id, time, mag; found {sorted(names)}")
-    columns = [c for c in columns if c in names]
-    if _is_grouped(pf):
-        tables = (pa.Table.from_batches([b]) for b in pf.iter_batches(_READ_ROWS, columns=columns))
-    else:
-        tables = iter([pf.read(columns=columns).sort_by("source_id")])
-    if source_ids is not None:
-        wanted = pa.array(np.asarray(source_ids, dtype=np.int64))
-        tables = (t.filter(pc.is_in(t["source_id"], value_set=wanted)) for t in tables)
-    yield from whole_star_batches(map(_to_frame, tables), stars_per_batch)
-
-
-def _is_grouped(pf: pq.ParquetFile) -> bool:
-    """True when no source_id's rows are split into two runs (one pass over that column)."""
-    run_ids, last = [], None
-    for batch in pf.iter_batches(_READ_ROWS, columns=["source_id"]):
-        ids = batch.column(0).to_numpy(zero_copy_only=False)
-        if not len(ids):
-            continue
-        new_run = np.concatenate([[last is None or ids[0] != last], ids[1:] != ids[:-1]])
-        run_ids.append(ids[new_run])
-        last = ids[-1]
-    if not run_ids:
-        return True
-    starts = np.concatenate(run_ids)
-    return len(np.unique(starts)) == len(starts)
-
-
-def _to_frame(table: pa.Table) -> pd.DataFrame:
-    if "band" in table.column_names:
-        band = pc.utf8_trim_whitespace(table["band"].cast(pa.string()))
-        table = table.set_column(table.column_names.index("band"), "band", band)
-    return table.to_pandas()

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rrlfeh.config.loader import to_dict
+from rrlfeh.config.stages import section_values
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.data import schema
+from rrlfeh.data.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
 from rrlfeh.features import plots
 from rrlfeh.features.batch import COUNT_KEYS, preprocess_batches
 from rrlfeh.features.checks import check_tensors
-from rrlfeh.features.epochs import iter_parquet_stars
 from rrlfeh.features.tensors import REASONS, PreprocessResult
 from rrlfeh.features.weights import kde_weights
 
@@ -100,7 +100,7 @@ def summary(stars: pd.DataFrame, res: PreprocessResult, arrays: dict, counts: di
     rejected = pd.Series(res.reason[~res.ok]).value_counts()
     out = {
         "type": star_type,
-        "config": to_dict(cfg),
+        "config": section_values(cfg, "preprocess", "preprocess", star_type),  # what the tensors depend on
         "curve_options": cfg.curve_options(star_type),
         "counts": {
             "stars_in": int(len(stars)),

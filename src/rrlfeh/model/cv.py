@@ -20,7 +20,7 @@ import mlflow
 import numpy as np
 
 from rrlfeh import tracking
-from rrlfeh.config.loader import to_dict
+from rrlfeh.config.stages import declared
 from rrlfeh.config.params import Params
 from rrlfeh.errors import DataError
 from rrlfeh.model import report
@@ -48,11 +48,10 @@ class FoldResult:
     oracle_val: dict | None
 
 
-def train_params(params: Params) -> dict:
-    """The params.yaml sections this stage reads (dvc.yaml declares the same)."""
-    return {"seed": params.seed, "split": to_dict(params.split), "train": to_dict(params.train),
-            "fit": to_dict(params.fit), "preprocess": to_dict(params.preprocess),
-            "finetune": to_dict(params.finetune)}
+def train_params(params: Params, star_type: str | None = None) -> dict:
+    """The params this stage's results depend on (config.stages, the keys dvc.yaml declares); the
+    fold runs, which do not know their type, leave out the per-type keys."""
+    return declared(params, "train", star_type)
 
 
 def finetune_start(base: Path, n_points: int, hp: dict, seed: int, params: Params, n_train: int):
@@ -81,15 +80,16 @@ def base_folds(from_model: str, star_type: str, dst: Path) -> tuple[list[Path], 
     model (models:/...) is fetched once into dst; a folder holds {type}/manifest.json."""
     import json
 
-    from rrlfeh.serving.catalogue import model_provenance
+    from mlflow.exceptions import MlflowException
 
     prov: dict = {"from_model": from_model}
     root = Path(from_model)
     if from_model.startswith("models:/"):
         tracking.use_store()
-        load_uri, prov = model_provenance(from_model)
-        prov = {"from_model": from_model, **{k: v for k, v in prov.items() if v}}
-        root = Path(mlflow.artifacts.download_artifacts(artifact_uri=load_uri, dst_path=str(dst)))
+        try:
+            root = Path(mlflow.artifacts.download_artifacts(artifact_uri=from_model, dst_path=str(dst)))
+        except MlflowException as exc:
+            raise DataError(f"finetune.from_model {from_model!r}: cannot fetch it ({exc.message})") from exc
     found = sorted(root.rglob(f"{star_type}/manifest.json"))
     if not found:
         raise DataError(f"finetune.from_model {from_model!r}: no {star_type} model in it")
@@ -245,7 +245,7 @@ def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, me
     if truth_path is not None:
         inputs["truth"] = truth_path
     with tracking.stage_run(
-        EXPERIMENT, f"train-{star_type}", params={**train_params(params), "hp": hp}, inputs=inputs,
+        EXPERIMENT, f"train-{star_type}", params={**train_params(params, star_type), "hp": hp}, inputs=inputs,
         tags={"stage": "train", "star_type": star_type, "kind": "cv"},
     ) as parent:
         results = _fit_folds(params, data, hp, dev, test, folds, oracle, out_dir, data_path, truth_path,

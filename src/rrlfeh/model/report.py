@@ -11,6 +11,7 @@ import pandas as pd
 
 from rrlfeh import tracking
 from rrlfeh.config.loader import to_dict
+from rrlfeh.config.stages import declared
 from rrlfeh.config.params import Params
 from rrlfeh.model import applicability, plots
 from rrlfeh.model.dataset import Tensors
@@ -150,7 +151,7 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
     manifest = {
         "type": star_type,
         "n_points": data.n_points,
-        "preprocess": to_dict(params.preprocess),
+        "preprocess": declared(params, "train", star_type)["preprocess"],  # the curve options serving uses
         "hparams": hp,
         "folds": [{"file": r.file, "repeat": r.fold.repeat, "fold": r.fold.fold, "val_metrics": r.val_metrics,
                    "train_metrics": r.train_metrics, "best_epoch": r.best_epoch + 1,
@@ -170,7 +171,7 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
         "keras_backend": keras.backend.backend(),
         "seed": params.seed,
         "split": to_dict(params.split),
-        "train": to_dict(params.train),
+        "train": declared(params, "train", star_type)["train"],
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     metrics_path = Path(metrics_path)

@@ -22,6 +22,7 @@ import mlflow
 
 from rrlfeh import tracking
 from rrlfeh.config.loader import to_dict
+from rrlfeh.config.stages import declared
 from rrlfeh.config.params import Params
 from rrlfeh.errors import DataError
 from rrlfeh.model.callbacks import MlflowEpochLogger
@@ -110,10 +111,8 @@ def _previous_search(search_dir: Path, fingerprint: str) -> str | None:
 
 
 def tune_params(params: Params) -> dict:
-    """The params.yaml sections this stage reads (dvc.yaml declares the same)."""
-    return {"seed": params.seed, "split": to_dict(params.split), "tune": to_dict(params.tune),
-            "fit": to_dict(params.fit), "preprocess": {"kde_alpha": params.preprocess.kde_alpha,
-                                                        "kde_max_weight": params.preprocess.kde_max_weight}}
+    """The params this stage's results depend on (config.stages, the keys dvc.yaml declares)."""
+    return declared(params, "tune")
 
 
 def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> dict:

@@ -40,13 +40,6 @@ class Bounds:
                      ("time_window", "period_range", "mag_range")))
 
 
-def check_range(name: str, value) -> None:
-    """A params check: two finite numbers, low < high (raises ValueError naming the key)."""
-    v = list(value)
-    if len(v) != 2 or not all(np.isfinite(float(x)) for x in v) or not float(v[0]) < float(v[1]):
-        raise ValueError(f"{name} must be two finite numbers [low, high] with low < high, got {value}")
-
-
 @dataclass(frozen=True)
 class Screened:
     """The stars after screening: curves without missing or exactly repeated epochs, and per star

@@ -1,0 +1,94 @@
+"""dvc.yaml's code deps are right by construction: each stage's deps cover every source file its
+command may import (the transitive import closure of `rrlfeh <command>`, function-local imports
+included), and every source dep it lists is one of them. An edit to a file a stage runs therefore
+reruns that stage, and an edit elsewhere does not.
+
+`python tests/structure/test_dvc_deps.py` prints, per stage, the files its command imports.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from import_graph import PACKAGE, ROOT, SRC, command_closure, modules  # noqa: E402
+
+SRC_PREFIX = f"{SRC.relative_to(ROOT).as_posix()}/{PACKAGE}"
+
+
+def stages() -> dict[str, dict]:
+    """Stage name -> its definition, `foreach` stages expanded (their deps do not vary by item)."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    out = {}
+    for name, stage in spec.items():
+        if "foreach" in stage:
+            for item in stage["foreach"]:
+                text = yaml.safe_dump(stage["do"]).replace("${item}", str(item))
+                out[f"{name}@{item}"] = yaml.safe_load(text)
+        else:
+            out[name] = stage
+    return out
+
+
+def command_of(stage: dict) -> str:
+    argv = shlex.split(stage["cmd"])
+    assert argv[0] == PACKAGE, f"stage command must be `{PACKAGE} <command> ...`, got {stage['cmd']!r}"
+    return argv[1]
+
+
+def code_deps(stage: dict) -> list[str]:
+    deps = [d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])]
+    return [d.rstrip("/") for d in deps if d == SRC_PREFIX or d.startswith(SRC_PREFIX + "/")]
+
+
+def covers(dep: str, file: str) -> bool:
+    return file == dep or file.startswith(dep + "/")
+
+
+def imported_files(stage: dict) -> list[str]:
+    return [p.relative_to(ROOT).as_posix() for p in command_closure(command_of(stage)).values()]
+
+
+STAGES = stages()
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_every_imported_file_is_a_dep(name):
+    stage = STAGES[name]
+    deps = code_deps(stage)
+    missing = [f for f in imported_files(stage) if not any(covers(d, f) for d in deps)]
+    assert not missing, (
+        f"dvc.yaml stage {name} (`{stage['cmd'].split()[0]} {command_of(stage)}`) imports files its deps do "
+        f"not cover; add them (or their folder) to its deps:\n" + "\n".join(f"  - {f}" for f in missing)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_every_code_dep_is_imported(name):
+    """A source dep the command never imports reruns the stage for nothing (or hides a stale list)."""
+    stage = STAGES[name]
+    files = imported_files(stage)
+    unused = [d for d in code_deps(stage) if not any(covers(d, f) for f in files)]
+    assert not unused, f"dvc.yaml stage {name}: deps not imported by its command: {unused}"
+    for dep in code_deps(stage):
+        assert (ROOT / dep).exists(), f"dvc.yaml stage {name}: dep {dep} does not exist"
+
+
+def test_the_graph_sees_function_local_imports():
+    """cli.py imports each stage's module inside the command's function."""
+    assert "rrlfeh.data.extract" in command_closure("extract")
+    assert "rrlfeh.model.cv" not in command_closure("extract")
+    assert "rrlfeh.serving.model_code" in command_closure("register")  # named by file, not imported
+    assert set(modules()) >= set(command_closure("train"))
+
+
+if __name__ == "__main__":
+    for name, stage in STAGES.items():
+        print(f"{name}:")
+        for f in imported_files(stage):
+            print(f"  - {f}")
