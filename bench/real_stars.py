@@ -82,20 +82,10 @@ def plots(table: pd.DataFrame, out: Path) -> list[str]:
     paths = [out / "residuals.png"]
     fig.savefig(paths[0], dpi=100)
     plt.close(fig)
-    # reliability: the share of |residual| <= z feh_error against the Gaussian expectation
-    from scipy.stats import norm
+    from rrlfeh.model.plots import reliability  # the train stage's figure, for real stars
 
-    z = np.linspace(0.1, 3, 30)
-    r = np.abs(resid / table["feh_error"]).dropna().to_numpy()
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot(2 * norm.cdf(z) - 1, [np.mean(r <= v) for v in z], marker=".")
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
-    ax.set_xlabel("nominal coverage")
-    ax.set_ylabel("observed coverage")
-    fig.tight_layout()
-    paths.append(out / "reliability.png")
-    fig.savefig(paths[1], dpi=100)
-    plt.close(fig)
+    paths.append(reliability({"real scoring half": (resid / table["feh_error"]).to_numpy()},
+                             out / "reliability.png"))
     return [str(p) for p in paths]
 
 
