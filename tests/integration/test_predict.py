@@ -144,7 +144,7 @@ def test_catalogue_equals_the_registered_model_on_the_same_rows(predicted, gaia_
 def test_units_and_provenance_in_the_file(predicted, store):
     counts, out = predicted
     _, meta, units = read_catalogue(out)
-    assert units == {"ra": "deg", "dec": "deg", "period": "d", "feh": "dex", "feh_std": "dex",
+    assert units == {"ra": "deg", "dec": "deg", "period": "d", "feh": "dex", "feh_error": "dex", "feh_std": "dex",
                      "feh_label": "dex", "feh_label_error": "dex"}
     assert meta["model_name"] == "rrl-feh" and meta["model_alias"] == "champion"
     assert meta["model_version"] == store["version"]
