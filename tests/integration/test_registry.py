@@ -60,7 +60,7 @@ def test_first_registration_becomes_champion(mlflow_store, tiny_workspace):
     meta = info.metadata["types"]["rrab"]
     assert meta["preprocess"]["n_knots"] and meta["data_md5"] == "tiny" and "git_commit" in meta
     assert info.metadata["predict"] == {"min_epochs": 20, "ensemble_size": 0, "batch_size": 4096,
-                                        "warmup": True, "extra_error": 0.0, "time_window": [1500.0, 4000.0],
+                                        "warmup": True, "extra_error": 0.126, "time_window": [1500.0, 4000.0],
                                         "period_range": [0.1, 1.5], "mag_range": [1.0, 25.0]}
     assert (local / "artifacts" / "rrc" / "fold_r0_k1.keras").exists()
     # the logged model_config (params.predict) can be overridden at load: one fold, no spread
