@@ -40,7 +40,8 @@ def model_info(model_uri: str) -> tuple[np.ndarray, dict]:
         path = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=tmp)
                     if model_uri.startswith("models:/") else model_uri)
         mlmodel = yaml.safe_load((path / "MLmodel").read_text()) if (path / "MLmodel").exists() else {}
-        config = (mlmodel.get("flavors", {}).get("python_function", {}).get("model_config") or {})
+        pyfunc = mlmodel.get("flavors", {}).get("python_function", {})
+        config = pyfunc.get("config") or pyfunc.get("model_config") or {}  # MLflow 3 writes `config`
         return tuned_source_ids(path), config
 
 
