@@ -113,10 +113,13 @@ class FilesConfig:
     labels: str = ""  # optional; without labels the stars flow on for inference
     labels_columns: dict[str, str] = field(default_factory=dict)  # our name -> file's column
     stars_per_batch: int = 5000  # stars held in memory at once while reading epoch files
+    rows_per_part: int = 100_000  # epoch rows read between two resume points (data/raw/_files_parts)
 
     def check(self) -> None:
         if self.stars_per_batch < 1:
             raise ValueError(f"files.stars_per_batch must be >= 1, got {self.stars_per_batch}")
+        if self.rows_per_part < 1:
+            raise ValueError(f"files.rows_per_part must be >= 1, got {self.rows_per_part}")
         _check_label_columns(self.labels_columns)
 
 

@@ -51,7 +51,8 @@ STAGES: dict[str, StageParams] = {
                  "extract.files.vari_rrlyrae", "extract.files.epoch_photometry", "extract.files.labels",
                  "extract.files.labels_columns"),
         operational=("extract.gaia.retries", "extract.gaia.backoff_s", "extract.gaia.timeout_s",
-                     "extract.gaia.query_timeout_s", "extract.files.stars_per_batch"),
+                     "extract.gaia.query_timeout_s", "extract.files.stars_per_batch",
+                     "extract.files.rows_per_part"),
     ),
     "validate": StageParams(results=("validate",)),
     "clean": StageParams(results=("clean", "validate")),  # the clean tables pass the same GX suites

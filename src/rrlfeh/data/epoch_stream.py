@@ -12,11 +12,13 @@ DataError naming it.
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rrlfeh.data import schema
+from rrlfeh.data.epoch_parts import PartStore, input_signature
 from rrlfeh.data.formats import check_not_error_page, format_of, iter_table_chunks, read_table_file
 from rrlfeh.errors import DataError
 
@@ -36,6 +39,7 @@ ROWS_PER_CHUNK = 1_000_000  # rows read at once from a big file (~100 MB of epoc
 # should be unzipped first. Bounds the memory a zip bomb can take (issue 13: 7 GB before).
 MAX_MEMBER_BYTES = 64 * 2**20
 
+log = logging.getLogger(__name__)
 COLUMNS = ["source_id", "band", "time", "mag", "rejected_by_variability"]  # what the stages read
 _READ_ROWS = 262_144  # Parquet rows read at a time by iter_parquet_stars
 EpochSink = Callable[[pd.DataFrame], None]  # takes epoch rows batch by batch (e.g. a TableWriter)
@@ -79,14 +83,31 @@ def iter_epoch_batches(
     stars_per_batch: int,
     issues: list[EpochIssue] | None = None,
     rows_per_chunk: int = ROWS_PER_CHUNK,
+    parts: Path | None = None,
+    rows_per_part: int = 100_000,
 ) -> Iterator[pd.DataFrame]:
     """Conformed epoch_photometry chunks of at most `stars_per_batch` whole stars each.
 
     Memory holds about one batch plus `rows_per_chunk` rows of the file being read (CSV,
     Parquet and FITS are read in row chunks; ECSV, VOTable and zip members whole).
+    With a `parts` folder (and an `issues` list), what is read is kept there every
+    `rows_per_part` rows, and a run killed midway resumes from it (epoch_parts); the folder is
+    emptied once every file has been read.
     """
-    frames = _checked(_frames(paths, issues, rows_per_chunk))
-    yield from whole_star_batches(frames, stars_per_batch)
+    files = expand_epoch_paths(paths)
+    if parts is None or issues is None:
+        yield from whole_star_batches(_checked(_frames(files, issues, rows_per_chunk)),
+                                      stars_per_batch)
+        return
+    store = PartStore(parts, input_signature(files, rows_per_part, rows_per_chunk), rows_per_part)
+    frames = (frame for i, path in enumerate(files)
+              for frame in store.frames(i, partial(_file_frames, path, issues, rows_per_chunk),
+                                        issues, EpochIssue))
+    yield from whole_star_batches(_checked(frames), stars_per_batch)
+    if store.resumed_parts:
+        log.info("epoch files: %d part(s) replayed from %s (a resumed run)",
+                 store.resumed_parts, parts)
+    store.finish()
 
 
 def whole_star_batches(
@@ -122,7 +143,7 @@ def whole_star_batches(
 
 def read_epoch_zip(path: Path, issues: list[EpochIssue] | None = None) -> pd.DataFrame:
     """All the epoch rows in one DataLink zip (one batch of the archive), conformed."""
-    frames = [frame for frame, _ in _zip_frames(Path(path), issues)]
+    frames = [frame for frame, _, _ in _zip_frames(Path(path), issues)]
     return pd.concat(frames, ignore_index=True) if frames else schema.empty("epoch_photometry")
 
 
@@ -134,21 +155,32 @@ def _conform(df: pd.DataFrame, where: str) -> pd.DataFrame:
 
 
 def _frames(
-    paths: Iterable[str | Path], issues: list[EpochIssue] | None, rows: int
+    files: list[Path], issues: list[EpochIssue] | None, rows: int
 ) -> Iterator[tuple[pd.DataFrame, str, bool]]:
     """(conformed frame, where it was read, whether its first star may go on from the frame
     before: true for the second and later row chunks of one file)."""
-    for path in expand_epoch_paths(paths):
-        if path.name.lower().endswith(".zip"):
-            for frame, where in _zip_frames(path, issues):
-                yield frame, where, False
-        else:
-            for i, chunk in enumerate(iter_table_chunks(path, rows)):
-                yield _conform(chunk, str(path)), str(path), i > 0
+    for path in files:
+        for frame, where, goes_on, _ in _file_frames(path, issues, rows):
+            yield frame, where, goes_on
 
 
-def _zip_frames(path: Path, issues: list[EpochIssue] | None) -> Iterator[tuple[pd.DataFrame, str]]:
-    """Frames from a zip of per-source files (or of whole tables), one member at a time."""
+def _file_frames(path: Path, issues: list[EpochIssue] | None, rows: int,
+                 start: int = 0) -> Iterator[tuple[pd.DataFrame, str, bool, int]]:
+    """The frames of one file from read position `start` (a zip member or a row chunk), each
+    with the position after it."""
+    if path.name.lower().endswith(".zip"):
+        for frame, where, end in _zip_frames(path, issues, start):
+            yield frame, where, False, end
+    else:
+        for i, chunk in enumerate(iter_table_chunks(path, rows)):
+            if i >= start:  # chunks before were read by a killed run: parsed, not kept again
+                yield _conform(chunk, str(path)), str(path), i > 0, i + 1
+
+
+def _zip_frames(path: Path, issues: list[EpochIssue] | None,
+                start: int = 0) -> Iterator[tuple[pd.DataFrame, str, int]]:
+    """Frames from a zip of per-source files (or of whole tables), one member at a time, from
+    member `start` on, each with the index of the member after it."""
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if not head.startswith(b"PK"):  # not a zip at all: say what it is (an error page?)
@@ -158,7 +190,7 @@ def _zip_frames(path: Path, issues: list[EpochIssue] | None) -> Iterator[tuple[p
     except zipfile.BadZipFile as exc:
         raise DataError(f"{path}: not a readable zip (truncated download?): {exc}") from exc
     with zf:
-        for info in zf.infolist():
+        for k, info in enumerate(zf.infolist()[start:], start=start + 1):
             name = Path(info.filename).name
             match = PER_SOURCE.match(name)
             if info.is_dir() or format_of(name) is None:
@@ -179,7 +211,7 @@ def _zip_frames(path: Path, issues: list[EpochIssue] | None) -> Iterator[tuple[p
                     raise DataError(f"{where}: the file holds no rows")
                 issues.append(EpochIssue(sid, where, "the file holds no rows"))
                 continue
-            yield df, where
+            yield df, where, k
 
 
 def read_member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str,

@@ -36,7 +36,7 @@ def load_source(params: Params, out_dir: Path,
     if cfg.source == "files":
         from rrlfeh.data.files import read_archive_files
 
-        return read_archive_files(cfg.files, write_epochs)
+        return read_archive_files(cfg.files, write_epochs, parts=out_dir / "_files_parts")
     raise ValueError(f"unknown extract.source {cfg.source!r}")  # config validation prevents this
 
 

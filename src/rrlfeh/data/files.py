@@ -8,8 +8,9 @@ for in the report: with epochs, or listed with the reason it has none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -97,10 +98,11 @@ def read_vari_table(path: str | Path) -> pd.DataFrame:
     return vari.reset_index(drop=True)
 
 
-def read_archive_files(cfg: FilesConfig,
-                       write_epochs: EpochSink) -> tuple[dict[str, pd.DataFrame], dict]:
+def read_archive_files(cfg: FilesConfig, write_epochs: EpochSink,
+                       parts: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """vari_rrlyrae and labels from the files in `cfg`, and the extract report; the epoch
-    photometry goes to `write_epochs` in batches of `cfg.stars_per_batch` stars."""
+    photometry goes to `write_epochs` in batches of `cfg.stars_per_batch` stars. With a `parts`
+    folder, a killed run resumes from the epoch files' parts read before (epoch_parts)."""
     if not cfg.vari_rrlyrae or not cfg.epoch_photometry:
         raise ConfigError(
             "extract.files: vari_rrlyrae and epoch_photometry are required when extract.source "
@@ -108,8 +110,9 @@ def read_archive_files(cfg: FilesConfig,
         )
     vari = read_vari_table(cfg.vari_rrlyrae)
     star_ids = vari["source_id"].to_numpy()
-    written, received, issues = _read_epochs(cfg.epoch_photometry, cfg.stars_per_batch, star_ids,
-                                             write_epochs)
+    batches = partial(iter_epoch_batches, cfg.epoch_photometry, cfg.stars_per_batch,
+                      parts=parts, rows_per_part=cfg.rows_per_part)
+    written, received, issues = _read_epochs(batches, star_ids, write_epochs)
     if issues and not len(written):
         raise DataError(f"no epoch file could be read, e.g. {issues[0].file}: {issues[0].reason}")
     reasons = {i.source_id: i.reason for i in issues if i.source_id is not None}
@@ -133,13 +136,13 @@ def read_archive_files(cfg: FilesConfig,
     return tables, report
 
 
-def _read_epochs(paths, stars_per_batch: int, star_ids,
+def _read_epochs(batches: Callable[..., Iterable[pd.DataFrame]], star_ids,
                  write: EpochSink) -> tuple[np.ndarray, np.ndarray, list]:
-    """Hand the epoch rows of the catalogued stars to `write` (others are counted, not kept);
-    the ids written, the ids seen, the issues."""
+    """Hand the epoch rows of the catalogued stars in `batches(issues)` to `write` (others are
+    counted, not kept); the ids written, the ids seen, the issues."""
     issues: list[EpochIssue] = []
     written, seen = [], []
-    for batch in iter_epoch_batches(paths, stars_per_batch, issues):
+    for batch in batches(issues):
         ids = batch["source_id"]
         seen.append(ids.unique())
         kept = batch[ids.isin(star_ids)]
