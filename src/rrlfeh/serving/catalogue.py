@@ -2,13 +2,18 @@
 
 One column spec (name -> unit, description) serves all three formats, so TOPCAT, astropy and
 pandas users see the same units: Parquet field metadata + schema metadata, ECSV column units + meta,
-FITS TUNITn/TCOMMn + header keywords. [Fe/H] is in dex, which the FITS standard does not list, so
-it is written as the literal TUNITn = 'dex' (the Gaia archive's own convention).
+FITS TUNITn/TCOMMn + header keywords. Each also carries astropy's own column header (Parquet's
+`table_meta_yaml`, FITS's serialized-columns comment), so `astropy.table.Table.read` finds every
+unit, description and the provenance, without a warning. [Fe/H] is in dex, which the FITS standard
+does not list: a TUNITn = 'dex' card (the Gaia archive's habit) makes astropy warn, so a dex column
+has no TUNITn; astropy reads its unit from the serialized header, other readers from its TCOMMn,
+which starts with "[dex]".
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -95,13 +100,10 @@ def write_catalogue(df: pd.DataFrame, path: Path, provenance: dict[str, str]) ->
     meta = {k: ("" if v is None else str(v)) for k, v in provenance.items()}
     if fmt == "parquet":
         _write_parquet(df, path, meta)
-    else:
-        ecsv = fmt == "ecsv"  # FITS gets its own short header keywords, not astropy's HIERARCH cards
-        table = _astropy_table(df, meta if ecsv else {}, with_dex=ecsv)
-        if ecsv:
-            table.write(path, format="ascii.ecsv", overwrite=True)
-        else:
-            _write_fits(table, path, meta)
+    elif fmt == "ecsv":
+        _astropy_table(df, meta).write(path, format="ascii.ecsv", overwrite=True)
+    else:  # FITS gets its own short header keywords, not astropy's HIERARCH cards
+        _write_fits(_astropy_table(df, {}, quantities=True), path, meta)
     return path
 
 
@@ -115,27 +117,50 @@ def _write_parquet(df: pd.DataFrame, path: Path, meta: dict[str, str]) -> None:
         unit, desc = COLUMNS[field.name]
         fmeta = {"description": desc, **({"unit": unit} if unit else {})}
         fields.append(field.with_metadata(fmeta))
-    schema_meta = {**(table.schema.metadata or {}), PARQUET_META_KEY: json.dumps(meta).encode()}
+    schema_meta = {**(table.schema.metadata or {}), PARQUET_META_KEY: json.dumps(meta).encode(),
+                   **_astropy_parquet_meta(df, meta)}
     table = table.cast(pa.schema(fields, metadata=schema_meta))
     pq.write_table(table, path)
 
 
-def _astropy_table(df: pd.DataFrame, meta: dict[str, str], with_dex: bool):
-    import astropy.units as u
-    from astropy.table import Table
+def _is_text(values: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
 
-    table = Table()
+
+def _astropy_parquet_meta(df: pd.DataFrame, meta: dict[str, str]) -> dict[bytes, bytes]:
+    """The metadata astropy's Parquet reader takes units, descriptions and provenance from (what
+    its own writer stores), and the string lengths it would otherwise guess with a warning."""
+    from astropy.table.meta import get_yaml_from_table
+
+    out = {"table_meta_yaml": "\n".join(get_yaml_from_table(_astropy_table(df.iloc[:0], meta)))}
+    for name in df.columns:
+        if _is_text(df[name]):
+            longest = df[name].astype("string").fillna("").str.len().max()
+            out[f"table::len::{name}"] = str(max(1, 0 if pd.isna(longest) else int(longest)))
+    return {k.encode(): v.encode() for k, v in out.items()}
+
+
+def _astropy_table(df: pd.DataFrame, meta: dict[str, str], quantities: bool = False):
+    """The catalogue as an astropy table with units and descriptions; with `quantities`, a QTable
+    whose dex columns are Dex quantities (astropy then serializes their unit in a FITS header)."""
+    import astropy.units as u
+    from astropy.table import QTable, Table
+
+    table = QTable() if quantities else Table()
     for name in df.columns:
         values = df[name]
-        if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+        if _is_text(values):
             values = np.array(values.astype("string").fillna("").tolist(), dtype=str)
         else:
             values = values.to_numpy()
-        table[name] = values
         unit, desc = COLUMNS[name]
-        table[name].description = desc
-        if unit and (unit != "dex" or with_dex):
-            table[name].unit = u.Unit(unit)
+        if quantities and unit:
+            table[name] = u.Dex(values) if unit == "dex" else values * u.Unit(unit)
+        else:
+            table[name] = values
+            if unit:
+                table[name].unit = u.Unit(unit)
+        table[name].info.description = desc
     table.meta.update(meta)
     return table
 
@@ -143,16 +168,17 @@ def _astropy_table(df: pd.DataFrame, meta: dict[str, str], with_dex: bool):
 def _write_fits(table, path: Path, meta: dict[str, str]) -> None:
     from astropy.io import fits
 
-    hdu = fits.table_to_hdu(table)
-    for i, name in enumerate(table.colnames, start=1):
-        unit, desc = COLUMNS[name]
-        if unit == "dex":
-            hdu.header[f"TUNIT{i}"] = "dex"
-        hdu.header[f"TCOMM{i}"] = desc[:68]
-    for key, value in meta.items():
-        hdu.header[FITS_KEYS.get(key, key[:8].upper())] = value
-    hdu.name = "RRLFEH"
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+    with warnings.catch_warnings():  # "dex cannot be saved in native FITS": TCOMM says it
+        warnings.filterwarnings("ignore", message=".*could not be saved in native FITS.*")
+        table.write(path, format="fits", overwrite=True)  # astropy serializes the Dex columns
+    with fits.open(path, mode="update") as hdul:
+        header = hdul[1].header
+        for i, name in enumerate(table.colnames, start=1):
+            unit, desc = COLUMNS[name]
+            header[f"TCOMM{i}"] = (f"[{unit}] {desc}" if unit == "dex" else desc)[:68]
+        for key, value in meta.items():
+            header[FITS_KEYS.get(key, key[:8].upper())] = value
+        header["EXTNAME"] = "RRLFEH"
 
 
 def read_catalogue(path: Path) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
@@ -180,11 +206,11 @@ def read_catalogue(path: Path) -> tuple[pd.DataFrame, dict[str, str], dict[str, 
 
     with fits.open(path) as hdul:
         header = hdul[1].header
-        data = Table(hdul[1].data)
+    data = Table.read(path, hdu=1)  # units from TUNITn and astropy's serialized header (dex)
     names = {v: k for k, v in FITS_KEYS.items()}
     meta = {names[k]: str(header[k]) for k in names if k in header}
-    units = {header[f"TTYPE{i}"]: header[f"TUNIT{i}"].strip()
-             for i in range(1, header["TFIELDS"] + 1) if f"TUNIT{i}" in header}
+    units = {c: str(getattr(data[c].unit, "function_unit", data[c].unit))  # dex(1) -> dex
+             for c in data.colnames if data[c].unit is not None}
     return _to_pandas(data), meta, units
 
 
