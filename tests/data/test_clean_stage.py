@@ -50,7 +50,7 @@ def test_clean_stage_writes_what_downstream_reads(raw_dir, raw_tables, tmp_path,
     t = metrics["transits"]
     assert t["input_rows"] == len(raw_ep)
     assert t["kept_g_rows"] + t["dropped_non_g_rows_of_kept_stars"] + t["dropped_rows_of_rejected_stars"] \
-        == len(raw_ep)
+        + t["dropped_repeated_rows_of_kept_stars"] == len(raw_ep)
     assert (t["kept_g_flagged_by_variability"], t["kept_g_nan_mag"]) == (6, 3)
     assert metrics["clean_g_epochs_per_kept_star"] == {"min": 52, "median": 55.0, "max": 60}
     assert {k: v for k, v in metrics["rejected_by_reason"].items() if v} == {

@@ -33,7 +33,6 @@ def test_good_tables_pass_with_report_and_data_docs(raw_dir, tmp_path):
               for e in r["expectations"]}
     assert {("vari_rrlyrae", "expect_column_values_to_be_unique", "source_id"),
             ("vari_rrlyrae", "expect_column_values_to_be_between", "n_g_epochs"),
-            ("epoch_photometry", "expect_compound_columns_to_be_unique", "source_id+transit_id+band"),
             ("epoch_photometry", "expect_column_values_to_be_in_set", "in_vari_rrlyrae"),
             ("labels", "expect_column_values_to_be_in_set", "in_vari_rrlyrae")} <= checks
     assert report["tables"]["epoch_photometry"]["rows"] > 500
@@ -95,8 +94,6 @@ BETWEEN, IN_SET = "expect_column_values_to_be_between", "expect_column_values_to
 BAD_INPUTS = {
     "duplicate source_id": (_dup("vari_rrlyrae", 102), "expect_column_values_to_be_unique", "source_id", 102),
     "duplicate label": (_dup("labels", 201), "expect_column_values_to_be_unique", "source_id", 201),
-    "duplicate transit": (_dup("epoch_photometry", 203), "expect_compound_columns_to_be_unique",
-                          "source_id+transit_id+band", 203),
     "star without epochs": (_drop_epochs(202), BETWEEN, "n_g_epochs", 202),
     "star without G epochs": (_drop_epochs(104, ("G",)), BETWEEN, "n_g_epochs", 104),
     "negative period": (_set("vari_rrlyrae", 104, "pf", -0.5), BETWEEN, "pf", 104),
@@ -241,3 +238,10 @@ def test_stars_without_epochs_can_be_tolerated_by_params(raw_tables, write_raw, 
         run_validate(CFG, raw_dir, tmp_path / "strict")
     tolerant = ValidateConfig(min_fraction_with_g_epochs=0.8)  # 8 of 9 stars have epochs
     assert run_validate(tolerant, raw_dir, tmp_path / "tolerant")["success"]
+
+
+def test_a_stars_duplicated_transits_are_left_to_clean(raw_tables, write_raw, tmp_path):
+    """A repeated or conflicting transit is one star's problem: clean drops the exact repeat and
+    rejects the conflicting star with its reason (duplicate_transits); the table passes."""
+    _dup("epoch_photometry", 203)(raw_tables)
+    assert run_validate(CFG, write_raw(raw_tables), tmp_path / "out")["success"]

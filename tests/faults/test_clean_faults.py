@@ -30,3 +30,22 @@ def test_infinite_periods_are_a_reason(tmp_path):
     rej = pd.read_parquet(tmp_path / "clean" / "rejected.parquet").set_index("source_id")
     assert rej.loc[ids[2], "reason"] == "bad_period" and rej.loc[ids[2], "detail"] == "pf=inf"
     assert rej.loc[ids[12], "reason"] == "bad_period"
+
+
+def test_rows_of_other_bands_at_the_g_transits_are_not_duplicates():
+    """Rows with band 'g' or 'X' beside the G rows (same transit ids and times, other mags) are not
+    G: clean and predict both leave them out, and no star becomes duplicate_transits for them."""
+    from rrlfeh.data.cuts import epoch_counts
+    from rrlfeh.serving.star_rows import clean_curves
+
+    ep = schema.conform(simulate(3, seed=4)["epoch_photometry"], "epoch_photometry")
+    g = ep[ep["band"] == "G"]
+    odd = pd.concat([g.assign(band="g", mag=g["mag"] + 0.3), g.assign(band="X", mag=g["mag"] - 0.2)])
+    both = pd.concat([ep, odd], ignore_index=True).sort_values(["source_id", "time"], kind="stable")
+    counts, plain = epoch_counts(both), epoch_counts(ep)
+    assert (counts["n_duplicate_rows"] == 0).all() and (counts["n_repeated_rows"] == 0).all()
+    assert counts["n_clean_g"].equals(plain["n_clean_g"])
+    ids = np.sort(ep["source_id"].unique())
+    got, want = clean_curves(both, ids), clean_curves(ep, ids)
+    assert np.array_equal(got[0], want[0])
+    assert all(np.array_equal(a, b) for a, b in zip(got[2], want[2]))

@@ -117,13 +117,25 @@ def test_duplicate_source_id_in_vari_is_rejected_once():
     assert metrics["stars"] == {"input": 2, "kept": 1, "rejected": 1}
 
 
-def test_duplicate_label_and_duplicate_transits():
+def test_duplicate_label_and_conflicting_transits_are_rejected():
     t = tables(star(1), star(8), star(9))
     t["labels"] = pd.concat([t["labels"], t["labels"].iloc[[1]]], ignore_index=True)
     ep = t["epoch_photometry"]
-    t["epoch_photometry"] = pd.concat([ep, ep[ep["source_id"] == 9].iloc[[3]]], ignore_index=True)
+    conflict = ep[ep["source_id"] == 9].iloc[[3]].assign(mag=16.5)  # same transit, other mag
+    t["epoch_photometry"] = pd.concat([ep, conflict], ignore_index=True)
     _, _, reasons = run(t)
     assert reasons == {8: "duplicate_label", 9: "duplicate_transits"}
+
+
+def test_exactly_repeated_rows_are_dropped_and_counted_once_as_predict_does():
+    t = tables(star(1, n_clean=50))
+    ep = t["epoch_photometry"]
+    t["epoch_photometry"] = pd.concat([ep, ep.iloc[:3]], ignore_index=True)  # a file given twice
+    out, metrics, reasons = run(t)
+    assert reasons == {}  # not a reason: the star is kept with each transit once
+    assert out["epoch_photometry"]["transit_id"].is_unique and len(out["epoch_photometry"]) == 50
+    assert metrics["transits"]["dropped_repeated_rows_of_kept_stars"] == 3
+    assert metrics["clean_g_epochs_per_kept_star"]["max"] == 50  # not 53: counted once
 
 
 def test_missing_transit_ids_are_not_duplicates():

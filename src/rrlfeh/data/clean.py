@@ -25,7 +25,7 @@ from rrlfeh.config.data import CleanConfig, ValidateConfig
 from rrlfeh.data import schema
 from rrlfeh.data.cuts import (
     CUTS, LABEL_CUTS, details, epoch_counts, failures, feh_error_cut_applies, fill_feh_error,
-    first_failure, g_rows, phi31_cut_applies,
+    first_failure, g_rows, phi31_cut_applies, repeated_rows,
     star_facts,
 )
 from rrlfeh.data.plots import bailey_diagram
@@ -66,8 +66,9 @@ def select_stars(cfg: CleanConfig, vari: pd.DataFrame, counts: pd.DataFrame,
 
 
 def kept_epochs(epochs: pd.DataFrame, kept_ids) -> pd.DataFrame:
-    """The epoch rows a clean table keeps: the G rows of kept stars."""
-    return epochs[g_rows(epochs) & epochs["source_id"].isin(kept_ids).to_numpy()]
+    """The epoch rows a clean table keeps: the G rows of kept stars, each transit once."""
+    return epochs[g_rows(epochs) & ~repeated_rows(epochs)
+                  & epochs["source_id"].isin(kept_ids).to_numpy()]
 
 
 def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series,
@@ -91,6 +92,7 @@ def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series,
     kept_facts = facts[kept]
     n_clean = kept_facts["n_clean_g"]
     rows, rows_g = facts["n_rows"].to_numpy(), facts["n_g"].to_numpy()
+    repeated = facts["n_repeated_rows"].to_numpy()
     return {
         "stars": {"input": len(facts), "kept": int(kept.sum()), "rejected": int((~kept).sum())},
         "labels_present": labelled,
@@ -104,7 +106,9 @@ def clean_metrics(facts: pd.DataFrame, fails: pd.DataFrame, reason: pd.Series,
         "transits": {
             "input_rows": int(rows.sum()),
             "kept_g_rows": int(rows_g[kept].sum()),
-            "dropped_non_g_rows_of_kept_stars": int((rows - rows_g)[kept].sum()),
+            "dropped_non_g_rows_of_kept_stars": int((rows - rows_g - repeated)[kept].sum()),
+            # exact repeats of a row (a file concatenated twice): dropped, the star kept
+            "dropped_repeated_rows_of_kept_stars": int(repeated[kept].sum()),
             "dropped_rows_of_rejected_stars": int(rows[~kept].sum()),
             "kept_clean_g_epochs": int(n_clean.sum()),
             # kept in the clean table, not counted as clean epochs; preprocess drops them

@@ -81,23 +81,37 @@ def clean_g_rows(epochs: pd.DataFrame) -> np.ndarray:
 
 
 def epoch_counts(epochs: pd.DataFrame) -> pd.DataFrame:
-    """Rows per star (all, G, clean G, flagged G, NaN-magnitude G, duplicated transits).
+    """Rows per star (all, exact repeats, then among the rest: G, clean G, flagged G,
+    NaN-magnitude G, rows of conflicting duplicated transits).
 
-    Duplicate transits are found within `epochs`: give whole stars (chunks of whole stars may be
+    Duplicates are found within `epochs`: give whole stars (chunks of whole stars may be
     counted one by one and concatenated)."""
-    g = g_rows(epochs)
+    rest = ~repeated_rows(epochs)
+    g = g_rows(epochs) & rest
     flagged = epochs["rejected_by_variability"].to_numpy(dtype=bool)
     finite = np.isfinite(epochs["mag"].to_numpy(dtype=float))
     star, ids = pd.factorize(epochs["source_id"].to_numpy())
+    conflicts = np.zeros(len(epochs), dtype=bool)
+    conflicts[rest] = duplicate_transits(epochs[rest])
     masks = {
-        "n_rows": np.ones(len(epochs), dtype=bool),
-        "n_g": g, "n_clean_g": clean_g_rows(epochs),
+        "n_rows": np.ones(len(epochs), dtype=bool), "n_repeated_rows": ~rest,
+        "n_g": g, "n_clean_g": clean_g_rows(epochs) & rest,
         "n_flagged_g": g & flagged, "n_nan_mag_g": g & ~finite,
-        "n_duplicate_rows": duplicate_transits(epochs),
+        "n_duplicate_rows": conflicts,
     }
     # bincount over factorized ids: several times faster than a pandas groupby on 10^7 rows
     return pd.DataFrame({k: np.bincount(star[m], minlength=len(ids)) for k, m in masks.items()},
                         index=pd.Index(ids, name="source_id"), dtype="int64")
+
+
+REPEAT_KEY = ["source_id", "band", "transit_id", "time", "mag"]
+
+
+def repeated_rows(epochs: pd.DataFrame) -> np.ndarray:
+    """Rows that repeat an earlier row of the star exactly (transit, band, time, magnitude: a file
+    concatenated twice). They are dropped and counted, never counted twice: the same rule as
+    `rrlfeh predict` and the served model (serving/sanity.py)."""
+    return epochs.duplicated(subset=REPEAT_KEY, keep="first").to_numpy()
 
 
 def duplicate_transits(epochs: pd.DataFrame) -> np.ndarray:
@@ -201,7 +215,8 @@ def _detail(cut: str, f: pd.DataFrame, cfg: CleanConfig) -> pd.Series:
     if cut == "no_epochs":
         return pd.Series("no rows in epoch_photometry", index=f.index)
     if cut == "duplicate_transits":
-        return f["n_duplicate_rows"].astype(str) + " rows share a (transit_id, band)"
+        return (f["n_duplicate_rows"].astype(str)
+                + " rows share a (transit_id, band) with another time or magnitude")
     if cut == "no_label":
         return pd.Series(np.where(f["n_label_rows"] > 0, "feh missing", "not in labels"),
                          index=f.index)

@@ -91,7 +91,9 @@ def raw_suites(cfg: ValidateConfig) -> Suites:
             _between("mag", f"magnitude in [{cfg.mag_min}, {cfg.mag_max}] where set",
                      cfg.mag_min, cfg.mag_max),
             _between("flux_error", "flux error positive where set", 0.0, strict_lo=True),
-            _unique_transits(),
+            # no unique-transit check here: a star's repeated or conflicting transits are its own
+            # problem, not the table's: clean drops exact repeats and rejects conflicts per star
+            # (duplicate_transits); the clean suite checks the key is then unique
             _in_set("in_vari_rrlyrae", [True], "every epoch's star is in vari_rrlyrae"),
         ],
         "labels": [
