@@ -3,6 +3,8 @@ not a failure of clean's own final validation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from model_fixture import simulate
@@ -49,3 +51,21 @@ def test_rows_of_other_bands_at_the_g_transits_are_not_duplicates():
     got, want = clean_curves(both, ids), clean_curves(ep, ids)
     assert np.array_equal(got[0], want[0])
     assert all(np.array_equal(a, b) for a, b in zip(got[2], want[2]))
+
+
+def test_labels_without_errors_pass_clean_and_its_own_validation(tmp_path):
+    """A catalogue with no label errors (like the paper's): the feh_error cut is skipped and
+    recorded, and clean's own suite does not then demand an error of every label."""
+    import json
+
+    d = simulate(6, seed=2)
+    raw = tmp_path / "raw"
+    labels = d["labels"].assign(feh_error=np.nan)
+    for name, df in {"vari_rrlyrae": d["vari_rrlyrae"], "epoch_photometry": d["epoch_photometry"],
+                     "labels": labels, "truth": schema.empty("truth")}.items():
+        schema.write_table(schema.conform(df, name), raw / f"{name}.parquet", name)
+    p = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    run_clean(p.clean, p.validate, raw, tmp_path / "clean", tmp_path / "m.json", tmp_path / "plots",
+              report_dir=tmp_path / "rep")
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["feh_error_cut"].startswith("skipped") and metrics["stars"]["kept"] > 0

@@ -167,7 +167,8 @@ def run_clean(cfg: CleanConfig, vcfg: ValidateConfig, raw_dir: Path, out_dir: Pa
                                f"{metrics['transits']['kept_g_rows']} kept G rows")
         written = {**tables, "epoch_photometry": read_epoch_chunks(epochs, stars_per_chunk)}
         validate_clean_tables(cfg, vcfg, written, metrics["labels_present"], CUTS, report_dir,
-                              phi31_cut=metrics["phi31_error_cut"] == "applied")
+                              phi31_cut=metrics["phi31_error_cut"] == "applied",
+                              feh_error_cut=metrics["feh_error_cut"] == "applied")
         for name, df in tables.items():
             schema.write_table(df, out_dir / f"{name}.parquet", name)
         os.replace(epochs, out_dir / "epoch_photometry.parquet")

@@ -107,10 +107,12 @@ def raw_suites(cfg: ValidateConfig) -> Suites:
 
 
 def clean_suites(cfg: CleanConfig, vcfg: ValidateConfig, labelled: bool,
-                 reasons: tuple[str, ...], phi31_cut: bool = True) -> Suites:
+                 reasons: tuple[str, ...], phi31_cut: bool = True,
+                 feh_error_cut: bool = True) -> Suites:
     """What the clean stage promises downstream, checked independently of the cut code.
 
-    The raw ranges are restated so that the clean tables stand on their own.
+    The raw ranges are restated so that the clean tables stand on their own. `feh_error_cut`
+    False (a catalogue without label errors, the cut skipped and recorded): labels may lack one.
     """
     rrab = Column("best_classification") == "RRab"
     p = (vcfg.period_min, vcfg.period_max)
@@ -153,9 +155,10 @@ def clean_suites(cfg: CleanConfig, vcfg: ValidateConfig, labelled: bool,
             _not_null("feh", "every label has [Fe/H]"),
             _between("feh", f"[Fe/H] in [{vcfg.feh_min}, {vcfg.feh_max}] dex", vcfg.feh_min,
                      vcfg.feh_max),
-            _not_null("feh_error", "every label has an error"),
-            _between("feh_error", f"feh_error in (0, {cfg.max_feh_error})", 0.0, cfg.max_feh_error,
-                     strict_lo=True, strict_hi=True),
+            *([_not_null("feh_error", "every label has an error")] if feh_error_cut else []),
+            _between("feh_error", f"feh_error in (0, {cfg.max_feh_error})" + (
+                "" if feh_error_cut else " where set"), 0.0, cfg.max_feh_error,
+                strict_lo=True, strict_hi=True),
             _in_set("in_vari_rrlyrae", [True], "labels only of kept stars"),
         ],
         "rejected": [

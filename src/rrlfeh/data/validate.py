@@ -239,7 +239,7 @@ def run_validate(cfg: ValidateConfig, raw_dir: Path, out_dir: Path,
 
 def validate_clean_tables(cfg: CleanConfig, vcfg: ValidateConfig, tables: dict, labelled: bool,
                           reasons: tuple[str, ...], report_dir: Path | None = None,
-                          phi31_cut: bool = True) -> dict:
+                          phi31_cut: bool = True, feh_error_cut: bool = True) -> dict:
     """The clean stage's promise, checked before it publishes: report_dir/validation.json + data docs.
 
     `tables`: the clean tables, epoch_photometry whole or in chunks of whole stars; `labelled`: the
@@ -248,7 +248,8 @@ def validate_clean_tables(cfg: CleanConfig, vcfg: ValidateConfig, tables: dict, 
     """
     report_dir = Path(report_dir) if report_dir is not None else None
     return check(
-        clean_suites(cfg, vcfg, labelled, reasons, phi31_cut), clean_batches(tables), "clean",
+        clean_suites(cfg, vcfg, labelled, reasons, phi31_cut, feh_error_cut), clean_batches(tables),
+        "clean",
         report_dir / "validation.json" if report_dir else None,
         report_dir / "data_docs" if report_dir else None,
     )
