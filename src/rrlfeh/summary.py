@@ -38,7 +38,7 @@ def headline(clean: dict | None, train: dict[str, dict | None], registered: dict
     if clean:
         out["stars"] = {"kept": clean["stars"]["kept"]}
     for t, m in train.items():
-        if not m:
+        if not m or "oof" not in m:  # a fine-tuning run's type without labels: the base's model
             continue
         ratio = m.get("ratio_to_oracle") or {}
         out[t] = {"r2": _r(m["oof"]["r2"]), "wrmse": _r(m["oof"]["wrmse"]), "ratio": _r(ratio.get("oof_wrmse"), 3),
@@ -54,7 +54,7 @@ def _table(clean: dict | None, train: dict[str, dict | None]) -> dict:
         out["stars"] = {"input": clean["stars"]["input"], "kept": clean["stars"]["kept"],
                         **{name: by_type.get(name, {}).get("kept") for name in TYPES.values()}}
     for t, m in train.items():
-        if not m:
+        if not m or "oof" not in m:
             continue
         oracle = m.get("oracle") or {}
         out[t] = {

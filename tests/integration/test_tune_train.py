@@ -353,6 +353,8 @@ def test_finetune_starts_from_the_trained_folds_and_records_its_stars(mlflow_sto
     manifest = json.loads((tmp_path / "tuned" / "rrab" / "manifest.json").read_text())
     base_manifest = json.loads((tmp_path / "base" / "rrab" / "manifest.json").read_text())
     assert manifest["hparams"]["units"] == 8
+    # what the network learned is the base's stars: the out-of-range test keeps the base's range
+    assert manifest["training_range"] == base_manifest["training_range"]
     ft = manifest["finetune"]
     assert ft["from_model"] == str(tmp_path / "base") and ft["epochs"] == 1
     test_ids = set(manifest["test_source_ids"])
@@ -369,9 +371,46 @@ def test_finetune_starts_from_the_trained_folds_and_records_its_stars(mlflow_sto
     assert len(parent) == 1 and parent["params.finetune.epochs"].iloc[0] == "1"
 
 
+def test_finetune_without_labels_of_a_type_keeps_its_base_folds_and_tune_does_not_search(
+        mlflow_store, tmp_path):
+    """Real labels of RRab only (no labelled real RRc exists): the rrc model (here: rrab, the tiny tensors' type) stays the base's,
+    said so in its manifest and metrics; tune hands on the base's hyperparameters, no search."""
+    from rrlfeh.model.cv import run_train
+    from rrlfeh.model.tune import run_tune
+
+    data = tmp_path / "rrab.npz"
+    make_tensors(data)
+    hp = tmp_path / "hp.json"
+    hp.write_text(json.dumps({"hparams": {"units": 8, "dropout": 0.0, "learning_rate": 0.01, "batch_size": 16,
+                                          "reg_type": "none", "reg_strength": 0.0}}))
+    train = {**TINY["train"], "n_jobs": 1, "patience": 0, "epochs": 2}
+    base_params = load_params(write_params(tmp_path / "base.yaml", **{**TINY, "train": train}))
+    run_train(base_params, "rrab", data, hp, tmp_path / "base" / "rrab", tmp_path / "base.json",
+              tmp_path / "plots-base")
+    unlabelled = tmp_path / "unlabelled.npz"
+    with np.load(data) as npz:
+        arrays = dict(npz)
+    np.savez(unlabelled, **{**arrays, "y": np.full_like(arrays["y"], np.nan)})
+    tuned = load_params(write_params(tmp_path / "tuned.yaml", **{**TINY, "train": train},
+                                     finetune={"from_model": str(tmp_path / "base")}))
+    best = run_tune(tuned, "rrab", unlabelled, tmp_path / "tune")
+    assert best["hparams"]["units"] == 8 and "no search" in best["skipped"]
+    assert not (tmp_path / "tune" / "search").exists()
+    summary = run_train(tuned, "rrab", unlabelled, tmp_path / "tune" / "best_hparams.json",
+                        tmp_path / "tuned" / "rrab", tmp_path / "tuned.json", tmp_path / "plots-tuned")
+    assert summary["finetune"]["kept_base"].startswith("no labelled rrab star")
+    manifest = json.loads((tmp_path / "tuned" / "rrab" / "manifest.json").read_text())
+    base = json.loads((tmp_path / "base" / "rrab" / "manifest.json").read_text())
+    assert manifest["test_source_ids"] == [] and manifest["finetune"]["source_ids"] == []
+    assert [f["file"] for f in manifest["folds"]] == [f["file"] for f in base["folds"]]
+    for f in base["folds"]:
+        assert (tmp_path / "tuned" / "rrab" / f["file"]).read_bytes() == \
+            (tmp_path / "base" / "rrab" / f["file"]).read_bytes()
+
+
 def test_finetune_from_a_folder_without_the_type_is_one_clear_error(tmp_path):
     from rrlfeh.errors import DataError
-    from rrlfeh.model.cv import base_folds
+    from rrlfeh.model.finetune import base_folds
 
     (tmp_path / "models" / "rrc").mkdir(parents=True)
     with pytest.raises(DataError, match="no rrab model"):

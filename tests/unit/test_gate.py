@@ -50,3 +50,18 @@ def test_digest_changes_with_any_input():
     assert gate.digest_of(changed, y, w) != base
     assert gate.digest_of(inputs, y + [0, 0.1], w) != base
     assert gate.digest_of(inputs, y, w * [1, 2]) != base
+
+
+def test_a_type_left_as_the_champions_own_is_not_judged_any_other_base_loses():
+    from rrlfeh.serving.gate import decide, unchanged_types
+
+    manifests = {"rrab": {"finetune": {"model_version": "3"}},
+                 "rrc": {"finetune": {"model_version": "3", "kept_base": "no labelled rrc star"}}}
+    unchanged = unchanged_types(manifests)
+    assert unchanged == {"rrc": "3"}
+    better = {"rrab": {"wrmse": 0.15}}
+    champion = {"rrab": {"wrmse": 0.18}}
+    ok, reason = decide(better, champion, 0.0, unchanged, champion_version="3")
+    assert ok and "rrc: the champion's own folds, unchanged (not judged)" in reason
+    ok, reason = decide(better, champion, 0.0, unchanged, champion_version="4")
+    assert not ok and "challenger worse for rrc" in reason

@@ -60,7 +60,7 @@ STAGES: dict[str, StageParams] = {
         results=(*_CURVE, *_WEIGHTS),
         operational=("preprocess.chunk_stars", "preprocess.n_jobs"),
     ),
-    "tune": StageParams(results=("seed", "split", "tune", "fit", *_WEIGHTS)),
+    "tune": StageParams(results=("seed", "split", "tune", "fit", "finetune.from_model", *_WEIGHTS)),
     "train": StageParams(
         results=("seed", "split", "train.k_folds", "train.repeats", "train.epochs", "train.patience",
                  "train.warmup_epochs", "train.range_quantile", "train.shape_components", "fit",

@@ -25,6 +25,7 @@ from rrlfeh.config.params import Params
 from rrlfeh.errors import DataError
 from rrlfeh.model import report
 from rrlfeh.model.dataset import Tensors, load_tensors, oracle_lookup, read_hparams, read_hparams_dict
+from rrlfeh.model.finetune import base_folds, finetune_start
 from rrlfeh.model.metrics import regression_metrics
 from rrlfeh.model.splits import Fold, cv_folds, fold_weights, holdout_split
 from rrlfeh.runtime import configure_keras_worker, resolve_jobs
@@ -52,53 +53,6 @@ def train_params(params: Params, star_type: str | None = None) -> dict:
     """The params this stage's results depend on (config.stages, the keys dvc.yaml declares); the
     fold runs, which do not know their type, leave out the per-type keys."""
     return declared(params, "train", star_type)
-
-
-def finetune_start(base: Path, n_points: int, hp: dict, seed: int, params: Params, n_train: int):
-    """A compiled copy of the trained fold model `base`, with a fresh optimizer at
-    finetune.learning_rate_scale of the rate, over finetune.epochs: fine-tuning starts here."""
-    import keras
-
-    from rrlfeh.model.gru import build_model, make_optimizer
-
-    trained = keras.saving.load_model(base, compile=False)
-    scale = trained.get_layer("feh_dex").get_config()
-    lr = float(hp["learning_rate"]) * params.finetune.learning_rate_scale
-    optimizer = make_optimizer({**hp, "learning_rate": lr}, params.fit, n_train=n_train,
-                               epochs=params.finetune.epochs)
-    model = build_model(n_points, hp, seed=seed, target=(scale["offset"], scale["scale"]),
-                        optimizer=optimizer)
-    try:
-        model.set_weights(trained.get_weights())
-    except ValueError as exc:
-        raise DataError(f"finetune.from_model: {base.name} does not fit this network ({exc})") from exc
-    return model
-
-
-def base_folds(from_model: str, star_type: str, dst: Path) -> tuple[list[Path], dict]:
-    """The fold model files and manifest of `star_type` in the model to fine-tune from: a registered
-    model (models:/...) is fetched once into dst; a folder holds {type}/manifest.json."""
-    import json
-
-    from mlflow.exceptions import MlflowException
-
-    prov: dict = {"from_model": from_model}
-    root = Path(from_model)
-    if from_model.startswith("models:/"):
-        tracking.use_store()
-        try:
-            root = Path(mlflow.artifacts.download_artifacts(artifact_uri=from_model, dst_path=str(dst)))
-        except MlflowException as exc:
-            raise DataError(f"finetune.from_model {from_model!r}: cannot fetch it ({exc.message})") from exc
-    found = sorted(root.rglob(f"{star_type}/manifest.json"))
-    if not found:
-        raise DataError(f"finetune.from_model {from_model!r}: no {star_type} model in it")
-    manifest = json.loads(found[0].read_text())
-    files = [found[0].parent / f["file"] for f in manifest["folds"]]
-    missing = [str(f) for f in files if not f.exists()]
-    if missing or not files:
-        raise DataError(f"finetune.from_model {from_model!r}: fold models missing: {missing or 'none listed'}")
-    return files, {**prov, "hparams": manifest["hparams"], "n_points": manifest["n_points"]}
 
 
 def _fit_folds(params: Params, data: Tensors, hp: dict, dev: np.ndarray, test: np.ndarray,
@@ -222,12 +176,17 @@ def run_train(params: Params, star_type: str, data_path: Path, hparams_path: Pat
         bases, finetune = None, None
         if params.finetune.from_model:
             bases, finetune = base_folds(params.finetune.from_model, star_type, Path(tmp))
+            base_manifest = finetune.pop("manifest")
             if finetune.pop("n_points") != data.n_points:
                 raise DataError(f"finetune.from_model: its {star_type} model takes "
                                 f"{len(bases)} curves of a different length than {data_path}")
             hp = read_hparams_dict(finetune.pop("hparams"))  # the weights fix the network
             finetune.update(epochs=params.finetune.epochs,
-                            learning_rate_scale=params.finetune.learning_rate_scale)
+                            learning_rate_scale=params.finetune.learning_rate_scale,
+                            # what the network was trained on: the base's range, not ~100 real stars'
+                            training_range=base_manifest.get("training_range"))
+            if not np.isfinite(data.y).any():
+                return keep_base(star_type, bases, base_manifest, finetune, out_dir, metrics_path)
         return _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, metrics_path,
                           plots_dir, truth_path, t0, bases, finetune)
 
@@ -256,12 +215,13 @@ def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, me
                                       wall_s=time.perf_counter() - t0, oof=oof)
         summary["uncertainty"] = report.uncertainty(data, holdout, oof[0], test_pred)
         if finetune is not None:
-            summary["finetune"] = finetune
+            summary["finetune"] = {k: v for k, v in finetune.items() if k != "training_range"}
             mlflow.set_tags({"finetune.from_model": finetune["from_model"],
                              "finetune.base_version": str(finetune.get("model_version", ""))})
         tracking.log_metrics_flat(summary)
         report.write_outputs(params, star_type, data, holdout, hp, results, summary, test_pred, test_w,
-                             data_path, out_dir, metrics_path, plots_dir, parent.info.run_id, oof)
+                             data_path, out_dir, metrics_path, plots_dir, parent.info.run_id, oof,
+                             base_range=(finetune or {}).get("training_range"))
         ratios = summary.get("ratio_to_oracle", {})
         if ratios:
             print(f"train {star_type}: model/oracle wRMSE out-of-fold {ratios.get('oof_wrmse', float('nan')):.2f}, "
@@ -270,4 +230,27 @@ def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, me
             mlflow.log_artifact(str(plots_dir / name), artifact_path="plots")
         mlflow.log_artifact(str(out_dir / "manifest.json"))
         mlflow.log_artifact(str(metrics_path))
+    return summary
+
+
+def keep_base(star_type: str, bases: list[Path], base_manifest: dict, finetune: dict, out_dir: Path,
+              metrics_path: Path) -> dict:
+    """Fine-tuning data without a labelled star of this type: the base model's folds, unchanged,
+    are this type's model (its manifest says so; `register` does not gate an unchanged type)."""
+    import shutil
+
+    _remove_previous_folds(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in bases:
+        shutil.copy2(path, out_dir / path.name)
+    reason = f"no labelled {star_type} star to fine-tune on: the base model's folds, unchanged"
+    info = {k: v for k, v in finetune.items() if k != "training_range"}
+    manifest = {**base_manifest, "test_source_ids": [],
+                "finetune": {**info, "kept_base": reason, "source_ids": []}}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    summary = {"finetune": {**info, "kept_base": reason}, "n_stars": 0}
+    metrics_path = Path(metrics_path)
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics_path.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"train {star_type}: {reason}", flush=True)
     return summary

@@ -143,7 +143,7 @@ def _predictions_table(ids, y, pred, w, n_epochs) -> pd.DataFrame:
 def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdout, hp: dict,
                   results: list[FoldResult], summary: dict, test_pred: np.ndarray, test_w: np.ndarray,
                   data_path: Path, out_dir: Path, metrics_path: Path, plots_dir: Path, run_id: str,
-                  oof: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+                  oof: tuple[np.ndarray, np.ndarray, np.ndarray], base_range: dict | None = None) -> None:
     """manifest.json beside the fold models, metrics JSON for DVC, CSV + PNG plots for DVC/MLflow."""
     import keras
 
@@ -157,7 +157,8 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
                    "train_metrics": r.train_metrics, "best_epoch": r.best_epoch + 1,
                    "n_train": int(r.fold.train.size), "n_val": int(r.fold.val.size)} for r in results],
         "test_source_ids": [int(s) for s in data.source_id[test]],
-        "training_range": training_range(params, data, dev),
+        # fine-tuned: the base model's range (the network learned the simulator's stars)
+        "training_range": base_range or training_range(params, data, dev),
         "uncertainty": summary.get("uncertainty"),
         # the stars the weights have seen: scoring the model on them would flatter it
         "finetune": None if not summary.get("finetune") else {

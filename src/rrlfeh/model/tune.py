@@ -27,6 +27,7 @@ from rrlfeh.config.params import Params
 from rrlfeh.errors import DataError
 from rrlfeh.model.callbacks import MlflowEpochLogger
 from rrlfeh.model.dataset import load_tensors
+from rrlfeh.model.finetune import base_hparams
 from rrlfeh.model.gru import label_scale
 from rrlfeh.model.search_space import GRUHyperModel, trial_hparams
 from rrlfeh.model.splits import fold_weights, holdout_split, stratified_subset
@@ -116,9 +117,16 @@ def tune_params(params: Params) -> dict:
 
 
 def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> dict:
-    """Search, log, and write out_dir/best_hparams.json; returns its content."""
+    """Search, log, and write out_dir/best_hparams.json; returns its content. When fine-tuning
+    (finetune.from_model), no search: the base model's hyperparameters."""
     t0 = time.perf_counter()
     data_path, out_dir = Path(data_path), Path(out_dir)
+    if params.finetune.from_model:
+        best = base_hparams(params, star_type)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "best_hparams.json").write_text(json.dumps(best, indent=1) + "\n")
+        print(f"tune {star_type}: {best['skipped']}", flush=True)
+        return best
     data = load_tensors(data_path)
     holdout = holdout_split(data.source_id, data.y, params.split, params.seed)
     y_dev = data.y[holdout.dev]

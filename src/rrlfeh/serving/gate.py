@@ -111,16 +111,37 @@ def score(model, sset: ScoringSet) -> dict:
             "digest": sset.digest}
 
 
-def decide(challenger: dict[str, dict], champion: dict[str, dict] | None,
-           tolerance: float) -> tuple[bool, str]:
+def unchanged_types(manifests: dict[str, dict]) -> dict[str, str]:
+    """Types a fine-tuning run left as its base model (no labelled star of them): type -> the base
+    model's registry version ('' for a folder). They have no test stars to be judged on."""
+    out = {}
+    for star_type, m in manifests.items():
+        ft = m.get("finetune") or {}
+        if ft.get("kept_base"):
+            out[star_type] = str(ft.get("model_version") or "")
+    return out
+
+
+def decide(challenger: dict[str, dict], champion: dict[str, dict] | None, tolerance: float,
+           unchanged: dict[str, str] | None = None,
+           champion_version: str | None = None) -> tuple[bool, str]:
     """Promote when there is no champion, or when for every type the challenger's wRMSE is no
     worse than the champion's plus `tolerance`. A type the champion cannot score counts as won;
     a challenger that scores no star of a type, or has no model for a type the champion serves,
-    loses it. Returns (promote, reason)."""
+    loses it. A type in `unchanged` (type -> base version: a fine-tuning run without labels of it)
+    is not judged when its base is the champion itself, and loses otherwise (nothing shows it is
+    as good). Returns (promote, reason)."""
     if champion is None:
         return True, "no champion yet: the first registered model becomes champion"
     verdicts, losses = [], []
-    for star_type in sorted(set(champion) - set(challenger)):
+    for star_type, base in sorted((unchanged or {}).items()):
+        if base and base == champion_version:
+            verdicts.append(f"{star_type}: the champion's own folds, unchanged (not judged)")
+        else:
+            verdicts.append(f"{star_type}: unchanged from {base or 'a folder model'}, which is not "
+                            "the champion, and no test star to judge it")
+            losses.append(star_type)
+    for star_type in sorted(set(champion) - set(challenger) - set(unchanged or {})):
         verdicts.append(f"{star_type}: served by the champion, no model in the challenger")
         losses.append(star_type)
     for star_type, chal in sorted(challenger.items()):

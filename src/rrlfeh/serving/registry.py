@@ -20,7 +20,7 @@ import pandas as pd
 from rrlfeh import tracking
 from rrlfeh.config import Params
 from rrlfeh.config.serving import RegisterConfig
-from rrlfeh.errors import RRLFehError
+from rrlfeh.errors import DataError, RRLFehError
 from rrlfeh.serving import gate
 from rrlfeh.serving.packaging import log_model, model_config, read_manifests
 
@@ -137,7 +137,12 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
     cfg, name = params.register, params.register.model_name
     models_dir, processed_dir, clean_dir = Path(models_dir), Path(processed_dir), Path(clean_dir)
     manifests = read_manifests(models_dir)
-    sets = gate.build_scoring_sets(manifests, processed_dir, clean_dir, params.preprocess.kde_alpha,
+    unchanged = gate.unchanged_types(manifests)
+    if len(unchanged) == len(manifests):
+        raise DataError(f"{models_dir}: every type kept its base model unchanged (no labelled star "
+                        "was fine-tuned on): nothing to register")
+    sets = gate.build_scoring_sets({t: m for t, m in manifests.items() if t not in unchanged},
+                                   processed_dir, clean_dir, params.preprocess.kde_alpha,
                                    params.preprocess.kde_max_weight)
     # one real test star per type: the logged example MLflow checks the model against
     example = pd.concat([s.inputs.head(1) for s in sets.values()], ignore_index=True)
@@ -158,7 +163,8 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
         challenger = {t: gate.score(model, s) for t, s in sets.items()}
         champ = _alias_version(client, name, CHAMPION)
         champion, rescored = (None, {}) if champ is None else _champion_scores(client, name, sets, champ)
-        promoted, reason = gate.decide(challenger, champion, cfg.tolerance)
+        promoted, reason = gate.decide(challenger, champion, cfg.tolerance, unchanged,
+                                       None if champ is None else str(champ.version))
         decision = _record_gate(client, name, version, manifests, challenger, champion, champ,
                                 promoted, reason, run.info.run_id)
         if promoted:
