@@ -38,8 +38,9 @@ run: $(STAMP)
 exps: $(STAMP)
 	dvc exp show --only-changed --keep '(stars|rrab|rrc)\..*'
 
-## test: the test suite CI runs (no slow accuracy checks)
+## test: the test suite CI runs (the import layers, then every test but the slow accuracy checks)
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -m "not slow" -q
 
 ## test-all: every test, including the slow accuracy bar (needs the paper-scale pipeline)

@@ -11,6 +11,22 @@ from rrlfeh.runtime import configure_environment
 configure_environment()
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+_MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
+               "MLFLOW_EXPERIMENT_NAME", "MLFLOW_ARTIFACT_ROOT")
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_env_restored():
+    """MLflow exports the URIs and experiment a test sets into os.environ; put them back after each
+    test so that no later test (or the subprocesses it starts) reads another test's store."""
+    before = {k: os.environ.get(k) for k in _MLFLOW_ENV}
+    yield
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
 
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch):
@@ -21,6 +37,9 @@ def mlflow_store(tmp_path, monkeypatch):
     # mlflow.set_experiment exports the id; a previous test's experiment must not leak in.
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    # set through monkeypatch so that teardown removes them: mlflow.set_*_uri export both, and an
+    # exported registry would send a later test's subprocesses (dvc repro) to this store
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
     import mlflow
 
     mlflow.set_tracking_uri(uri)

@@ -31,15 +31,25 @@ def artifact_root(root: Path | None = None) -> str:
     return (project_root(root) / "mlartifacts").resolve().as_uri()
 
 
+# The project store this module last made the registry. mlflow.set_registry_uri exports MLFLOW_REGISTRY_URI, so
+# without this a second store used in the same process would keep the first store's registry.
+_registry_set: str | None = None
+
+
 def use_store(root: Path | None = None) -> str:
-    """Point MLflow's tracking and registry at the project store (MLFLOW_REGISTRY_URI, if set,
-    keeps the registry elsewhere); returns the tracking URI."""
+    """Point MLflow's tracking and registry at the project store (MLFLOW_REGISTRY_URI, if the user
+    set it, keeps the registry elsewhere); returns the tracking URI."""
     import mlflow
 
+    global _registry_set
     uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)
-    if os.environ.get("MLFLOW_REGISTRY_URI") is None:
+    exported = os.environ.get("MLFLOW_REGISTRY_URI")
+    if exported is None or exported == _registry_set:
+        _registry_set = uri
         mlflow.set_registry_uri(uri)
+    else:  # the user's choice, also over a registry set earlier in this process
+        mlflow.set_registry_uri(exported)
     return uri
 
 

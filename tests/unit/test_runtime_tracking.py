@@ -87,3 +87,20 @@ def test_experiments_open_on_their_runs_in_the_ui(mlflow_store):
         assert tags["mlflow.experimentKind"] == "custom_model_development", name
         assert tags["mlflow.note.content"] == tracking.EXPERIMENT_NOTES[name]
     assert mlflow.get_experiment_by_name(TUNE).experiment_id == old
+
+
+def test_a_second_store_in_one_process_gets_its_own_registry(tmp_path, monkeypatch):
+    """mlflow.set_registry_uri exports MLFLOW_REGISTRY_URI; the next store must not inherit it
+    (CI once registered a tiny pipeline's model into another test's registry)."""
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    for name in ("one", "two"):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / name}.db")
+        uri = tracking.use_store()
+        assert mlflow.get_registry_uri() == uri and uri.endswith(f"{name}.db")
+    # a registry the user chose stays where it is
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{tmp_path / 'theirs.db'}")
+    for _ in range(2):
+        tracking.use_store()
+        assert mlflow.get_registry_uri().endswith("theirs.db")
