@@ -60,7 +60,7 @@ def extract(
     params: Path = PARAMS,
 ) -> None:
     """Write data/raw/{vari_rrlyrae,epoch_photometry,labels}.parquet from extract.source."""
-    from rrlfeh.data.extract import run_extract
+    from rrlfeh.sources.extract import run_extract
 
     run_extract(_params(params, "extract"), out, report)
 
@@ -72,7 +72,7 @@ def validate(
     params: Path = PARAMS,
 ) -> None:
     """Great Expectations suites on the raw tables; fails the pipeline on bad data."""
-    from rrlfeh.data.validate import run_validate
+    from rrlfeh.quality.validate import run_validate
 
     summary = run_validate(_params(params, "validate").validate, raw, out)
     n = sum(t["evaluated"] for t in summary["tables"].values())
@@ -89,7 +89,7 @@ def clean(
     params: Path = PARAMS,
 ) -> None:
     """The paper's selection cuts; every dropped star keeps its reason."""
-    from rrlfeh.data.clean import run_clean
+    from rrlfeh.quality.clean import run_clean
 
     p = _params(params, "clean")
     m = run_clean(p.clean, p.validate, raw, out, metrics, plots, report_dir=report)

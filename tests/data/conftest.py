@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 
 # source_id -> (class, period, peak_to_peak_g, phi31_g_error, clean G epochs, label (feh, error) | None)
 STARS = {

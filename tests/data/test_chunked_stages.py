@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import rrlfeh.data.epoch_stream
+import rrlfeh.core.epoch_stream
 from rrlfeh.config.data import CleanConfig, ValidateConfig
-from rrlfeh.data import validate
-from rrlfeh.data.clean import run_clean
-from rrlfeh.data.expectations import raw_suites
-from rrlfeh.data.gx_chunks import ChunkedResult
+from rrlfeh.quality import validate
+from rrlfeh.quality.clean import run_clean
+from rrlfeh.quality.expectations import raw_suites
+from rrlfeh.quality.gx_chunks import ChunkedResult
 from rrlfeh.errors import ValidationFailed
 
 WHOLE = 1000  # stars per chunk: every test table in one chunk
@@ -67,7 +67,7 @@ def test_validate_in_chunks_reports_what_one_chunk_does(raw_tables, write_raw, t
     whole = _validate(raw_dir, tmp_path / "whole", WHOLE)
     assert (whole[1] is None) == (breakage is None)
     # stars also run across the Parquet slices the reader regroups
-    monkeypatch.setattr(rrlfeh.data.epoch_stream, "_READ_ROWS", 37)
+    monkeypatch.setattr(rrlfeh.core.epoch_stream, "_READ_ROWS", 37)
     for n in (1, 2, 4):
         assert _validate(raw_dir, tmp_path / f"by{n}", n) == whole, n
     # one merged page per table in the data docs, not one per chunk
@@ -150,7 +150,7 @@ def test_clean_in_chunks_and_in_any_star_order_writes_what_one_chunk_does(
         "stars reversed": pd.concat([rows for _, rows in ep.groupby("source_id", sort=True)][::-1]),
         "rows shuffled": ep.sample(frac=1, random_state=3),  # not grouped: read whole and sorted
     }
-    monkeypatch.setattr(rrlfeh.data.epoch_stream, "_READ_ROWS", 37)
+    monkeypatch.setattr(rrlfeh.core.epoch_stream, "_READ_ROWS", 37)
     for name, rows in orders.items():
         raw_dir = write_raw({**raw_tables, "epoch_photometry": rows}, name.replace(" ", "_"))
         for n in (1, 2):

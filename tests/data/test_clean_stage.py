@@ -9,10 +9,10 @@ import json
 import pytest
 
 from rrlfeh.config.data import CleanConfig, ValidateConfig
-from rrlfeh.data import schema
-from rrlfeh.data.clean import kept_epochs, run_clean, select_stars
-from rrlfeh.data.cuts import CUTS, epoch_counts
-from rrlfeh.data.validate import validate_clean_tables
+from rrlfeh.core import schema
+from rrlfeh.quality.clean import kept_epochs, run_clean, select_stars
+from rrlfeh.quality.cuts import CUTS, epoch_counts
+from rrlfeh.quality.validate import validate_clean_tables
 from rrlfeh.errors import ValidationFailed
 
 CFG, VCFG = CleanConfig(), ValidateConfig()

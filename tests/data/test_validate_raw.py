@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from rrlfeh.config.data import ValidateConfig
-from rrlfeh.data.schema import SchemaError
-from rrlfeh.data.validate import run_validate
+from rrlfeh.core.schema import SchemaError
+from rrlfeh.quality.validate import run_validate
 from rrlfeh.errors import DataError, ValidationFailed
 
 CFG = ValidateConfig()

@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from model_fixture import register_tiny, simulate, tiny_workspace  # noqa: E402,F401
 
-from rrlfeh.data import schema  # noqa: E402
+from rrlfeh.core import schema  # noqa: E402
 
 
 def per_source_zip(path: Path, epochs: pd.DataFrame, ext: str = ".csv") -> Path:

@@ -10,8 +10,8 @@ import pandas as pd
 from model_fixture import simulate
 
 from rrlfeh.config import load_params
-from rrlfeh.data import schema
-from rrlfeh.data.clean import run_clean
+from rrlfeh.core import schema
+from rrlfeh.quality.clean import run_clean
 
 
 def test_infinite_periods_are_a_reason(tmp_path):
@@ -37,7 +37,7 @@ def test_infinite_periods_are_a_reason(tmp_path):
 def test_rows_of_other_bands_at_the_g_transits_are_not_duplicates():
     """Rows with band 'g' or 'X' beside the G rows (same transit ids and times, other mags) are not
     G: clean and predict both leave them out, and no star becomes duplicate_transits for them."""
-    from rrlfeh.data.cuts import epoch_counts
+    from rrlfeh.quality.cuts import epoch_counts
     from rrlfeh.serving.star_rows import clean_curves
 
     ep = schema.conform(simulate(3, seed=4)["epoch_photometry"], "epoch_photometry")

@@ -18,8 +18,8 @@ from conftest import per_source_zip, write_vari
 from model_fixture import simulate
 from test_zip_faults import _corrupt_one_member
 
-from rrlfeh.data import schema
-from rrlfeh.data.epoch_stream import iter_epoch_batches
+from rrlfeh.core import schema
+from rrlfeh.core.epoch_stream import iter_epoch_batches
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_an_interrupted_read_resumes_from_its_parts_with_the_same_frames(tmp_pat
     done = sorted(parts.glob("f*_p*.json"))
     assert done and not json.loads(done[-1].read_text())["complete"]
 
-    with caplog.at_level(logging.INFO, logger="rrlfeh.data.epoch_stream"):
+    with caplog.at_level(logging.INFO, logger="rrlfeh.core.epoch_stream"):
         got, issues = _read_all(path, parts)
     assert f"{len(done)} part(s) replayed" in caplog.text
     assert issues == expected_issues and [i.source_id for i in issues] == [bad]

@@ -13,8 +13,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rrlfeh.data.epoch_stream import iter_epoch_batches
-from rrlfeh.data.formats import read_table_file
+from rrlfeh.core.epoch_stream import iter_epoch_batches
+from rrlfeh.core.formats import read_table_file
 from rrlfeh.errors import DataError
 from rrlfeh.serving import payload, sanity
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import per_source_zip
 from model_fixture import simulate, tiny_params
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 from rrlfeh.errors import DataError
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.predict import run_predict

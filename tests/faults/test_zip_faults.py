@@ -9,7 +9,7 @@ import pytest
 from conftest import per_source_zip
 from model_fixture import simulate
 
-from rrlfeh.data.epoch_stream import MAX_MEMBER_BYTES, iter_epoch_batches
+from rrlfeh.core.epoch_stream import MAX_MEMBER_BYTES, iter_epoch_batches
 from rrlfeh.errors import DataError
 
 

@@ -28,7 +28,7 @@ import pytest
 
 from rrlfeh.config import Params, from_dict, load_params
 from rrlfeh.config.preprocess import PreprocessConfig
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 
 ROOT = Path(__file__).resolve().parents[2]
 N_POINTS = 32

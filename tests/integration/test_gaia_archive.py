@@ -24,10 +24,10 @@ from astropy.table import Table
 from fake_gaia_archive import FakeGaiaArchive
 from rrlfeh.config import load_params
 from rrlfeh.config.data import GaiaConfig
-from rrlfeh.data import schema
-from rrlfeh.data.adql import vari_query
-from rrlfeh.data.archive_client import Retry
-from rrlfeh.data.extract import run_extract
+from rrlfeh.core import schema
+from rrlfeh.sources.adql import vari_query
+from rrlfeh.sources.archive_client import Retry
+from rrlfeh.sources.extract import run_extract
 from rrlfeh.errors import DataError
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 from test_tune_train import TINY, make_tensors, write_params
 
 

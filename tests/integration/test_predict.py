@@ -24,7 +24,7 @@ import pytest
 import yaml
 from model_fixture import register_tiny, tiny_params, tiny_workspace  # noqa: F401
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 from rrlfeh.errors import DataError
 from rrlfeh.serving import star_rows
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path

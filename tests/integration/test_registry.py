@@ -20,7 +20,7 @@ import pytest
 from mlflow import MlflowClient
 from model_fixture import register_tiny, tiny_params, tiny_workspace  # noqa: F401
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 from rrlfeh.errors import DataError
 from rrlfeh.serving import registry
 from rrlfeh.serving.payload import model_input_from_tables

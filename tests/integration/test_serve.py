@@ -109,7 +109,7 @@ def server(tiny_workspace, tmp_path_factory):
 @pytest.fixture(scope="module")
 def test_stars(tiny_workspace) -> pd.DataFrame:
     """The tiny workspace's clean stars of both types as request rows."""
-    from rrlfeh.data import schema
+    from rrlfeh.core import schema
 
     vari = schema.read_table(tiny_workspace.clean_dir / "vari_rrlyrae.parquet", "vari_rrlyrae")
     ep = schema.read_table(tiny_workspace.clean_dir / "epoch_photometry.parquet", "epoch_photometry")

@@ -25,7 +25,7 @@ import yaml
 
 from rrlfeh.config import load_params
 from rrlfeh.config.stages import restrict
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 
 ROOT = Path(__file__).resolve().parents[2]
 N_POINTS = 24

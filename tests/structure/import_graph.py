@@ -157,6 +157,6 @@ def command_closure(command: str) -> dict[str, Path]:
 
 
 def package_of(module: str) -> str:
-    """Top-level part of the package a module belongs to: rrlfeh.data.cuts -> data, rrlfeh.cli -> cli."""
+    """Top-level part of the package a module belongs to: rrlfeh.quality.cuts -> data, rrlfeh.cli -> cli."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else ""

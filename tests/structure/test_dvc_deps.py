@@ -3,7 +3,8 @@ command may import (the transitive import closure of `rrlfeh <command>`, functio
 included), and every source dep it lists is one of them. An edit to a file a stage runs therefore
 reruns that stage, and an edit elsewhere does not.
 
-`python tests/structure/test_dvc_deps.py` prints, per stage, the files its command imports.
+`python tests/structure/test_dvc_deps.py` prints, per stage, the deps its imports make (a folder
+where the command imports all of it); `--write` puts them into dvc.yaml.
 """
 
 from __future__ import annotations
@@ -81,14 +82,57 @@ def test_every_code_dep_is_imported(name):
 
 def test_the_graph_sees_function_local_imports():
     """cli.py imports each stage's module inside the command's function."""
-    assert "rrlfeh.data.extract" in command_closure("extract")
+    assert "rrlfeh.sources.extract" in command_closure("extract")
     assert "rrlfeh.model.cv" not in command_closure("extract")
     assert "rrlfeh.serving.model_code" in command_closure("register")  # named by file, not imported
     assert set(modules()) >= set(command_closure("train"))
 
 
+def generated_deps(stage: dict) -> list[str]:
+    """The stage's code deps from its import closure: a folder where the command imports every
+    file of it, else the files."""
+    files = set(imported_files(stage))
+    deps: list[str] = []
+    for f in sorted(files):
+        folder = f.rsplit("/", 1)[0]
+        while folder != SRC_PREFIX and all(
+                p.relative_to(ROOT).as_posix() in files for p in (ROOT / folder).rglob("*.py")):
+            parent = folder.rsplit("/", 1)[0]
+            if parent == SRC_PREFIX or not all(
+                    p.relative_to(ROOT).as_posix() in files for p in (ROOT / parent).rglob("*.py")):
+                break
+            folder = parent
+        whole = folder != SRC_PREFIX and all(
+            p.relative_to(ROOT).as_posix() in files for p in (ROOT / folder).rglob("*.py"))
+        dep = folder if whole else f
+        if dep not in deps:
+            deps.append(dep)
+    return deps
+
+
+def write_deps(path: Path = ROOT / "dvc.yaml") -> None:
+    """Rewrite each stage's source deps in dvc.yaml from the import graph (other deps and lines kept)."""
+    lines, out, stage, done = path.read_text().splitlines(), [], None, set()
+    for line in lines:
+        head = line.split("#")[0].rstrip()
+        if line.startswith("  ") and not line.startswith("   ") and head.endswith(":"):
+            stage = head.strip()[:-1]
+        item = head.strip()
+        if item.startswith(f"- {SRC_PREFIX}"):
+            if stage not in done:
+                indent = line[: len(line) - len(line.lstrip())]
+                name = next(n for n in STAGES if n == stage or n.startswith(stage + "@"))
+                out += [f"{indent}- {d}" for d in generated_deps(STAGES[name])]
+                done.add(stage)
+            continue
+        out.append(line)
+    path.write_text("\n".join(out) + "\n")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        write_deps()
     for name, stage in STAGES.items():
         print(f"{name}:")
-        for f in imported_files(stage):
+        for f in generated_deps(stage):
             print(f"  - {f}")

@@ -1,6 +1,6 @@
 """The layer contract of src/rrlfeh: imports between its top-level parts point one way, down.
 
-    cli  >  summary  >  serving  >  model  >  features  >  data  >  tracking  >  config  >  runtime, errors
+    cli > summary > evaluation > serving > model > features > sources, quality > sim > tracking > config > core > runtime, errors, redact
 
 A module may import its own part and any part below it, never one above (function-local imports
 count). import-linter would state this as a `layers` contract; it is not in the project's lock
@@ -19,9 +19,11 @@ from import_graph import imports_of, modules, package_of  # noqa: E402
 # bottom first; parts on one line are independent of each other
 LAYERS = [
     {"", "errors", "runtime", "redact"},  # "" is rrlfeh/__init__.py
+    {"core"},  # schema, the curve contract, table formats and streaming, Fourier fits
     {"config"},
     {"tracking"},
-    {"data"},
+    {"sim"},  # the embedded simulator
+    {"sources", "quality"},  # extract (simulator, archive, files); validate and clean
     {"features"},
     {"model"},
     {"serving"},
@@ -74,13 +76,13 @@ def test_the_contract_catches_a_function_local_upward_import(monkeypatch):
     real = import_graph.imports_of
 
     def with_upward(module):
-        extra = {"rrlfeh.features.weights"} if module == "rrlfeh.data.cuts" else set()
+        extra = {"rrlfeh.features.weights"} if module == "rrlfeh.quality.cuts" else set()
         return real(module) | extra
 
     monkeypatch.setattr(sys.modules[__name__], "imports_of", with_upward)
     try:
         test_imports_point_down()
     except AssertionError as exc:
-        assert "rrlfeh.data.cuts imports rrlfeh.features.weights" in str(exc)
+        assert "rrlfeh.quality.cuts imports rrlfeh.features.weights" in str(exc)
     else:
         raise AssertionError("an upward import went unnoticed")

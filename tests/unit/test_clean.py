@@ -11,9 +11,9 @@ import pytest
 
 from rrlfeh.config import ConfigError, from_dict
 from rrlfeh.config.data import CleanConfig
-from rrlfeh.data import schema
-from rrlfeh.data.clean import kept_epochs, select_stars
-from rrlfeh.data.cuts import CUTS, epoch_counts
+from rrlfeh.core import schema
+from rrlfeh.quality.clean import kept_epochs, select_stars
+from rrlfeh.quality.cuts import CUTS, epoch_counts
 
 CFG = CleanConfig()
 GOOD = {"RRab": dict(pf=0.55, p1_o=np.nan, phi31_g_error=0.1),

@@ -11,8 +11,8 @@ import pytest
 
 from rrlfeh.config import load_params
 from rrlfeh.config.preprocess import PreprocessConfig
-from rrlfeh.data import schema
-from rrlfeh.data.epoch_stream import iter_parquet_stars
+from rrlfeh.core import schema
+from rrlfeh.core.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
 from rrlfeh.features.batch import preprocess_batches
 from rrlfeh.features.stage import run_preprocess

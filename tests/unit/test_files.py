@@ -14,10 +14,10 @@ from astropy.table import Table
 
 from rrlfeh.config import ConfigError, load_params
 from rrlfeh.config.data import FilesConfig
-from rrlfeh.data import schema
-from rrlfeh.data.epoch_stream import iter_epoch_batches, whole_star_batches
-from rrlfeh.data.extract import run_extract
-from rrlfeh.data.files import discover, read_archive_files, read_vari_table
+from rrlfeh.core import schema
+from rrlfeh.core.epoch_stream import iter_epoch_batches, whole_star_batches
+from rrlfeh.sources.extract import run_extract
+from rrlfeh.sources.files import discover, read_archive_files, read_vari_table
 from rrlfeh.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2]

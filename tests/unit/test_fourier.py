@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rrlfeh.data.fourier import cosine_series, fit_fourier, harmonics_for, pad, summarize
+from rrlfeh.core.fourier import cosine_series, fit_fourier, harmonics_for, pad, summarize
 
 
 def _stars(rng, n, n_epochs, k=4):

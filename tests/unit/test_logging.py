@@ -29,10 +29,10 @@ def _restore_level():
 def test_info_lines_of_the_package_show(capsys):
     configure_logging("INFO")
     configure_logging("INFO")  # idempotent: one handler, one line per record
-    logging.getLogger("rrlfeh.data.gaia_archive").info("DataLink batch %d/%d (5000 ids): %d rows", 1, 3, 812)
-    logging.getLogger("rrlfeh.data.gaia_archive").debug("not shown")
+    logging.getLogger("rrlfeh.sources.gaia_archive").info("DataLink batch %d/%d (5000 ids): %d rows", 1, 3, 812)
+    logging.getLogger("rrlfeh.sources.gaia_archive").debug("not shown")
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].endswith("INFO rrlfeh.data.gaia_archive: DataLink batch 1/3 (5000 ids): 812 rows")
+    assert len(err) == 1 and err[0].endswith("INFO rrlfeh.sources.gaia_archive: DataLink batch 1/3 (5000 ids): 812 rows")
 
 
 def test_log_level_flag(capsys):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 from rrlfeh.serving import payload
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rrlfeh.data import schema
-from rrlfeh.data.schema import SchemaError
+from rrlfeh.core import schema
+from rrlfeh.core.schema import SchemaError
 
 
 def test_conform_fills_optional_columns_and_orders():

@@ -13,9 +13,9 @@ from rrlfeh.config import ConfigError, load_params
 from rrlfeh.config.data import SimulateConfig
 from rrlfeh.config.loader import from_dict
 from rrlfeh.config.simulate import Noise, Sampling
-from rrlfeh.data import schema
-from rrlfeh.data.sampling import epoch_counts, g_error, transit_times
-from rrlfeh.data.simulate import simulate_tables
+from rrlfeh.core import schema
+from rrlfeh.sim.sampling import epoch_counts, g_error, transit_times
+from rrlfeh.sim.simulate import simulate_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 LN10_2_5 = np.log(10) / 2.5
@@ -187,7 +187,7 @@ def test_sky_positions_halo_and_disk():
     from astropy.coordinates import SkyCoord
 
     from rrlfeh.config.simulate import Sky
-    from rrlfeh.data.sky import positions
+    from rrlfeh.sim.sky import positions
 
     def abs_b(disk_fraction):
         ra, dec = positions(np.random.default_rng(0), 4000, Sky(disk_fraction, 6.0))

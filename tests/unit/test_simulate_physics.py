@@ -14,9 +14,9 @@ import pytest
 
 from rrlfeh.config.data import SimulateConfig
 from rrlfeh.config.simulate import FehPrior, Noise, Sampling
-from rrlfeh.data.fourier import cosine_series, fit_fourier
-from rrlfeh.data.populations import draw_rrab, draw_rrc
-from rrlfeh.data.simulate import derived_columns, light_curve, observe
+from rrlfeh.core.fourier import cosine_series, fit_fourier
+from rrlfeh.sim.populations import draw_rrab, draw_rrc
+from rrlfeh.sim.simulate import derived_columns, light_curve, observe
 
 DEFAULT = SimulateConfig()
 CFG = replace(  # the spec's laws (docs/SIMULATOR.md), before the calibration on real curves

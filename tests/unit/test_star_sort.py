@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rrlfeh.data import schema
-from rrlfeh.data.star_sort import write_by_star
+from rrlfeh.core import schema
+from rrlfeh.quality.star_sort import write_by_star
 
 
 @pytest.mark.parametrize("stars_per_bucket", [1, 2, 3, 100])

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 
-from rrlfeh.data.fourier import cosine_series, fit_fourier, harmonics_for
-from rrlfeh.data.oracle import wrap_near
+from rrlfeh.core import curve
+from rrlfeh.core.fourier import cosine_series, fit_fourier, harmonics_for
+from rrlfeh.sim.oracle import wrap_near
 
 PHI31_PIVOT = 2.3  # rad: the RRab branch of phi31 (cosine convention, G band)
 OUTLIER_MADS = 5.0
@@ -40,11 +41,9 @@ class Curves:
 
 
 def curves_from_epochs(epochs: pd.DataFrame, stars: pd.DataFrame) -> Curves:
-    """Clean G epochs (not rejected_by_variability, finite) of the stars of `stars` (source_id,
+    """The contract's usable epochs (core.curve), finite, of the stars of `stars` (source_id,
     period, epoch_g), in the order of `stars`; stars without epochs get a count of 0."""
-    use = (epochs["band"].astype(str).eq("G").to_numpy()
-           & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
-           & np.isfinite(epochs["mag"].to_numpy(dtype=float))
+    use = (curve.usable_epochs(epochs) & np.isfinite(epochs["mag"].to_numpy(dtype=float))
            & np.isfinite(epochs["time"].to_numpy(dtype=float)))
     e = epochs.loc[use, ["source_id", "time", "mag"]]
     order = pd.Index(stars["source_id"].to_numpy())

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rrlfeh.data.files import discover, iter_epoch_batches, read_vari_table
-from rrlfeh.data.labels import read_labels_table
+from rrlfeh.core import curve
 from rrlfeh.evaluation.curve_stats import Curves, curves_from_epochs
 from rrlfeh.serving.star_rows import star_table
+from rrlfeh.sources.files import discover, iter_epoch_batches, read_vari_table
+from rrlfeh.sources.labels import read_labels_table
 
 
 def read_real(folder: Path | str, stars_per_batch: int = 5000) -> tuple[pd.DataFrame, Curves]:
@@ -24,8 +25,8 @@ def read_real(folder: Path | str, stars_per_batch: int = 5000) -> tuple[pd.DataF
         stars = stars.merge(labels[["source_id", "feh"]], on="source_id", how="left")
     else:
         stars = stars.assign(feh=np.nan)
-    cols = ["source_id", "band", "time", "mag", "rejected_by_variability"]
-    g_rows = [b.loc[b["band"].astype(str).eq("G").to_numpy(), cols]
+    cols = list(curve.EPOCH_COLUMNS)
+    g_rows = [b.loc[curve.in_band(b["band"]), cols]
               for b in iter_epoch_batches(files.epochs, stars_per_batch)]
     epochs = pd.concat(g_rows, ignore_index=True) if g_rows else pd.DataFrame(columns=cols)
     return stars, curves_from_epochs(epochs, stars)

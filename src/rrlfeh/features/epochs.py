@@ -1,4 +1,4 @@
-"""Epoch-photometry rows -> chunks of whole stars in the flat layout (streamed by data.epoch_stream).
+"""Epoch-photometry rows -> chunks of whole stars in the flat layout (streamed by core.epoch_stream).
 
 Only the G band is used; transits flagged `rejected_by_variability` are dropped here and counted
 (NaN magnitudes, e.g. `rejected_by_photometry` transits, are dropped and counted downstream).
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from rrlfeh.core import curve
 from rrlfeh.errors import DataError
 
 
@@ -63,10 +64,10 @@ def chunk_from_rows(
     """Group one batch of epoch rows (whole stars) by star; counts of the rows left out."""
     ids = df["source_id"].to_numpy(dtype=np.int64)
     if "band" in df.columns:
-        is_g = df["band"].astype("string").eq("G").fillna(False).to_numpy(dtype=bool)
+        is_g = curve.in_band(df["band"])
     else:  # a G-only table
         is_g = np.ones(len(df), dtype=bool)
-    flagged = _column(df, "rejected_by_variability", bool, False) & is_g
+    flagged = _column(df, curve.FLAG, bool, False) & is_g
     rows = lookup.rows(ids)
     known = rows >= 0
     use = is_g & ~flagged & known

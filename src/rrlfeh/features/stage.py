@@ -15,8 +15,8 @@ import pandas as pd
 
 from rrlfeh.config.stages import section_values
 from rrlfeh.config.preprocess import PreprocessConfig
-from rrlfeh.data import schema
-from rrlfeh.data.epoch_stream import iter_parquet_stars
+from rrlfeh.core import schema
+from rrlfeh.core.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
 from rrlfeh.features import plots
 from rrlfeh.features.batch import COUNT_KEYS, preprocess_batches

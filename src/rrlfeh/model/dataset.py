@@ -107,7 +107,7 @@ def oracle_lookup(truth_path: str | Path | None, source_id: np.ndarray) -> np.nd
 
     Real data has an empty truth table: then there is no oracle to report.
     """
-    from rrlfeh.data import schema
+    from rrlfeh.core import schema
 
     if truth_path is None or not Path(truth_path).exists():
         return None

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rrlfeh.data import schema
+from rrlfeh.core import curve, schema
 from rrlfeh.errors import DataError
 from rrlfeh.serving import payload
 
-EPOCH_COLUMNS = ["source_id", "band", "time", "mag", "rejected_by_variability"]
+EPOCH_COLUMNS = list(curve.EPOCH_COLUMNS)
 
 
 @dataclass(frozen=True)

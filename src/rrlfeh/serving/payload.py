@@ -21,16 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rrlfeh.data import schema
+from rrlfeh.core import curve, schema
 from rrlfeh.errors import DataError
 from rrlfeh.serving import sanity
 from rrlfeh.serving.star_rows import clean_curves, isin_sorted
 
-INPUT_COLUMNS = ("source_id", "type", "period", "epoch_g", "time", "mag")
-OUTPUT_COLUMNS = (
-    "source_id", "feh", "feh_error", "feh_std", "n_epochs", "status", "reason", "out_of_range",
-    "out_of_range_reason",
-)
+INPUT_COLUMNS = curve.INPUT_COLUMNS
+OUTPUT_COLUMNS = curve.OUTPUT_COLUMNS
 # best_classification spelling -> the model key (models/{key}/)
 TYPE_KEYS = {"rrab": "rrab", "rrc": "rrc"}
 
@@ -182,18 +179,13 @@ def model_input_from_tables(vari: pd.DataFrame, epochs: pd.DataFrame) -> pd.Data
 
 
 def signature():
-    """MLflow signature: list-valued columns are Array(double) (float64, so JSON numbers pass)."""
+    """MLflow signature of the contract (core.curve): list-valued columns are Array(double)
+    (float64, so JSON numbers pass)."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Array, ColSpec, Schema
 
-    inputs = Schema([
-        ColSpec("long", "source_id"), ColSpec("string", "type"), ColSpec("double", "period"),
-        ColSpec("double", "epoch_g"), ColSpec(Array("double"), "time"), ColSpec(Array("double"), "mag"),
-    ])
-    outputs = Schema([
-        ColSpec("long", "source_id"), ColSpec("double", "feh"), ColSpec("double", "feh_error"),
-        ColSpec("double", "feh_std"),
-        ColSpec("long", "n_epochs"), ColSpec("string", "status"), ColSpec("string", "reason"),
-        ColSpec("boolean", "out_of_range"), ColSpec("string", "out_of_range_reason"),
-    ])
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    def spec(name: str, kind: str):
+        return ColSpec(Array(kind[6:-1]) if kind.startswith("array<") else kind, name)
+
+    return ModelSignature(inputs=Schema([spec(c, k) for c, k in curve.INPUT.items()]),
+                          outputs=Schema([spec(c, k) for c, k in curve.OUTPUT.items()]))

@@ -1,6 +1,6 @@
 """`rrlfeh predict`: [Fe/H] for a whole catalogue with the registered end-to-end model.
 
-Inputs are Gaia-layout files (or our own data/raw, data/clean folders) read by rrlfeh.data.files;
+Inputs are Gaia-layout files (or our own data/raw, data/clean folders) read by rrlfeh.sources.files;
 the epoch photometry is streamed in chunks of whole stars, so memory stays bounded whatever the
 catalogue size. The model is fetched from the registry once; on the local engine each worker
 process loads it once and predicts whole chunks (preprocessing + GRU ensemble) while the main
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.serving import PredictConfig
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 from rrlfeh.errors import DataError
 from rrlfeh.runtime import configure_keras_worker, resolve_jobs
 from rrlfeh.serving import star_rows
@@ -46,7 +46,7 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
         check_writable(Path(plots), folder=True)
     if engine not in ENGINES:
         raise DataError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
-    from rrlfeh.data.files import discover, read_vari_table
+    from rrlfeh.sources.files import discover, read_vari_table
 
     files = discover([Path(p) for p in inputs])
     stars = star_rows.star_table(read_vari_table(files.vari))
@@ -98,7 +98,7 @@ def predict_local(cfg: PredictConfig, model_path: str, epoch_paths: list[Path], 
     `counts` gets the exactly repeated epochs dropped."""
     from tqdm import tqdm
 
-    from rrlfeh.data.files import iter_epoch_batches
+    from rrlfeh.sources.files import iter_epoch_batches
 
     from rrlfeh.serving.sanity import Bounds
 
@@ -250,7 +250,7 @@ def _read_labels(path: Path | None, star_ids: np.ndarray) -> tuple[pd.DataFrame 
     """One label per catalogued star (conflicting label rows leave the star unlabelled)."""
     if path is None:
         return None, None
-    from rrlfeh.data.labels import match_labels, read_labels_table
+    from rrlfeh.sources.labels import match_labels, read_labels_table
 
     labels, report = match_labels(read_labels_table(path), star_ids, str(path))
     report.pop("conflicting_labels", None)  # the count stays; the per-star list can be long

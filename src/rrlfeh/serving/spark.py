@@ -20,15 +20,13 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.serving import PredictConfig
+from rrlfeh.core import curve
 from rrlfeh.errors import DataError
 from rrlfeh.serving import star_rows
 from rrlfeh.serving.registry import model_config
 
-RESULT_TYPE = (
-    "source_id long, feh double, feh_error double, feh_std double, n_epochs long, status string, reason string, "
-    "out_of_range boolean, out_of_range_reason string"
-)
-STAGED_COLUMNS = ["source_id", "band", "time", "mag", "rejected_by_variability"]
+RESULT_TYPE = curve.spark_type(curve.OUTPUT)
+STAGED_COLUMNS = list(curve.EPOCH_COLUMNS)
 
 
 def spark_session(master: str):
@@ -51,7 +49,7 @@ def spark_session(master: str):
 def stage_epochs(epoch_paths: list[Path], chunk_stars: int, out_dir: Path, issues: list) -> Path:
     """Conformed epoch photometry (the columns Spark needs) as Parquet parts under out_dir;
     per-source files that cannot be read are appended to `issues`."""
-    from rrlfeh.data.files import iter_epoch_batches
+    from rrlfeh.sources.files import iter_epoch_batches
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, epochs in enumerate(iter_epoch_batches(epoch_paths, chunk_stars, issues)):
@@ -76,10 +74,7 @@ def predict_spark(cfg: PredictConfig, model_path: str, epoch_paths: list[Path],
         per_star = epochs.groupBy("source_id").count().toPandas()
         seen = per_star["source_id"].to_numpy(dtype="int64")
 
-        clean_g = epochs.filter(
-            (F.col("band") == "G") & ~F.col("rejected_by_variability")
-            & F.col("mag").isNotNull() & ~F.isnan("mag") & F.col("time").isNotNull() & ~F.isnan("time")
-        )
+        clean_g = epochs.filter(curve.usable_epochs_spark(F))
         curves = (
             clean_g.groupBy("source_id")
             .agg(F.sort_array(F.collect_list(F.struct("time", "mag"))).alias("pts"))

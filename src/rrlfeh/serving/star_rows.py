@@ -17,13 +17,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rrlfeh.data import schema
+from rrlfeh.core import curve, schema
 from rrlfeh.errors import DataError
 
 STAGE = "predict"
-MODEL_INPUT = ["source_id", "type", "period", "epoch_g", "time", "mag"]
-MODEL_OUTPUT = ["source_id", "feh", "feh_error", "feh_std", "n_epochs", "status", "reason", "out_of_range",
-                "out_of_range_reason"]
+MODEL_INPUT = list(curve.INPUT_COLUMNS)
+MODEL_OUTPUT = list(curve.OUTPUT_COLUMNS)
 
 
 def star_table(vari: pd.DataFrame) -> pd.DataFrame:
@@ -117,16 +116,12 @@ def clean_curves(epochs: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.
     """Conformed epoch rows -> (source_ids, times, mags) of the stars of `ids` (sorted) that have
     clean epochs; times and mags are object arrays of one float64 array per star.
 
-    What goes in is what training used: G transits not rejected_by_variability with a time and
-    magnitude (NaN is missing; an infinity is left to the sanity check), in time order.
+    What goes in is what training used: the contract's usable epochs (core.curve: G transits not
+    rejected_by_variability with a time and magnitude; an infinity is left to the sanity check),
+    in time order.
     """
     sid = epochs["source_id"].to_numpy()
-    use = (
-        epochs["band"].eq("G").to_numpy(dtype=bool, na_value=False)
-        & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
-        & ~np.isnan(epochs["mag"].to_numpy()) & ~np.isnan(epochs["time"].to_numpy())
-        & isin_sorted(sid, ids)
-    )
+    use = curve.usable_epochs(epochs) & isin_sorted(sid, ids)
     s, t, m = sid[use], epochs["time"].to_numpy()[use], epochs["mag"].to_numpy()[use]
     order = np.lexsort((t, s))
     s, t, m = s[order], t[order], m[order]
@@ -222,7 +217,7 @@ def reconcile(stars: pd.DataFrame, seen: np.ndarray, catalogue: pd.DataFrame,
 
 
 def issue_rejects(issues: list) -> tuple[pd.DataFrame, np.ndarray]:
-    """Stars whose per-source epoch file could not be read (rrlfeh.data.files issues):
+    """Stars whose per-source epoch file could not be read (rrlfeh.sources.files issues):
     (rejects, their source_ids). A file not named for one star leaves its stars to no_epochs."""
     ids = [i.source_id for i in issues if i.source_id is not None]
     details = [i.reason if i.reason.startswith(i.file) else f"{i.file}: {i.reason}"

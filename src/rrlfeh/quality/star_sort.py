@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 
 
 def write_by_star(parts: Iterable[pd.DataFrame], stars: np.ndarray, stars_per_bucket: int,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from rrlfeh.config import Params
-from rrlfeh.data import schema
-from rrlfeh.data.epoch_stream import EpochSink
+from rrlfeh.core import schema
+from rrlfeh.core.epoch_stream import EpochSink
 
 
 def load_source(params: Params, out_dir: Path,
@@ -24,17 +24,17 @@ def load_source(params: Params, out_dir: Path,
     batches, and what the source reports about them."""
     cfg = params.extract
     if cfg.source == "simulate":
-        from rrlfeh.data.simulate import simulate_tables
+        from rrlfeh.sim.simulate import simulate_tables
 
         tables = simulate_tables(cfg.simulate, seed=params.seed)  # sized by params: in memory
         write_epochs(tables.pop("epoch_photometry"))
         return tables, {"source": "simulate", "label_mode": cfg.simulate.label_mode}
     if cfg.source == "gaia":
-        from rrlfeh.data.gaia_archive import extract_from_archive
+        from rrlfeh.sources.gaia_archive import extract_from_archive
 
         return extract_from_archive(cfg.gaia, out_dir / "_archive_batches", write_epochs)
     if cfg.source == "files":
-        from rrlfeh.data.files import read_archive_files
+        from rrlfeh.sources.files import read_archive_files
 
         return read_archive_files(cfg.files, write_epochs, parts=out_dir / "_files_parts")
     raise ValueError(f"unknown extract.source {cfg.source!r}")  # config validation prevents this

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 
 FORMAT = 1  # bump when what a part holds changes: old parts are then not reused
 _OURS = ("state.json", "f*_p*.parquet", "f*_p*.json", "*.tmp")

@@ -26,8 +26,8 @@ from xml.parsers.expat import ExpatError
 import pandas as pd
 
 from rrlfeh.config.data import GaiaConfig
-from rrlfeh.data.formats import astropy_to_frame
-from rrlfeh.data.schema import SchemaError
+from rrlfeh.core.formats import astropy_to_frame
+from rrlfeh.core.schema import SchemaError
 from rrlfeh.errors import DataError
 
 log = logging.getLogger(__name__)

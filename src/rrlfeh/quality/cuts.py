@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.data import CleanConfig
-from rrlfeh.data import schema
+from rrlfeh.core import curve, schema
 
 CUTS: tuple[str, ...] = (
     "not_in_vari_rrlyrae",     # epochs or a label of a star missing from vari_rrlyrae
@@ -70,14 +70,13 @@ def fill_feh_error(labels: pd.DataFrame, default: float | None) -> tuple[pd.Data
 
 def g_rows(epochs: pd.DataFrame) -> np.ndarray:
     """Rows of a conformed epoch table in the G band (a missing band is not G)."""
-    return (epochs["band"] == "G").fillna(False).to_numpy(dtype=bool)
+    return curve.in_band(epochs["band"])
 
 
 def clean_g_rows(epochs: pd.DataFrame) -> np.ndarray:
-    """Clean G epochs, what the min_clean_epochs cut counts: G, not rejected_by_variability,
-    finite magnitude."""
-    return (g_rows(epochs) & ~epochs["rejected_by_variability"].to_numpy(dtype=bool)
-            & np.isfinite(epochs["mag"].to_numpy(dtype=float)))
+    """Clean G epochs, what the min_clean_epochs cut counts: the contract's usable epochs
+    (core.curve) with a finite magnitude (training data hold no infinity at all)."""
+    return curve.usable_epochs(epochs) & np.isfinite(epochs["mag"].to_numpy(dtype=float))
 
 
 def epoch_counts(epochs: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +87,7 @@ def epoch_counts(epochs: pd.DataFrame) -> pd.DataFrame:
     counted one by one and concatenated)."""
     rest = ~repeated_rows(epochs)
     g = g_rows(epochs) & rest
-    flagged = epochs["rejected_by_variability"].to_numpy(dtype=bool)
+    flagged = epochs[curve.FLAG].to_numpy(dtype=bool)
     finite = np.isfinite(epochs["mag"].to_numpy(dtype=float))
     star, ids = pd.factorize(epochs["source_id"].to_numpy())
     conflicts = np.zeros(len(epochs), dtype=bool)

@@ -18,11 +18,11 @@ import pandas as pd
 
 from rrlfeh.config.data import FilesConfig
 from rrlfeh.config.loader import ConfigError
-from rrlfeh.data import schema
-from rrlfeh.data.epoch_stream import EpochIssue, EpochSink, is_epoch_file, iter_epoch_batches
-from rrlfeh.data.formats import format_of, read_table_file
-from rrlfeh.data.labels import match_labels, read_labels_table
-from rrlfeh.data.reconcile import reconcile_ids
+from rrlfeh.core import schema
+from rrlfeh.core.epoch_stream import EpochIssue, EpochSink, is_epoch_file, iter_epoch_batches
+from rrlfeh.core.formats import format_of, read_table_file
+from rrlfeh.sources.labels import match_labels, read_labels_table
+from rrlfeh.sources.reconcile import reconcile_ids
 from rrlfeh.errors import DataError
 
 __all__ = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from rrlfeh.config.simulate import Fitting
-from rrlfeh.data.fourier import fit_fourier, harmonics_for, summarize
+from rrlfeh.core.fourier import fit_fourier, harmonics_for, summarize
 
 
 def sos_columns(

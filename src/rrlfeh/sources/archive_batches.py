@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 
 _OURS = ("state.json", "vari_rrlyrae.parquet", "epochs_*.parquet", "epochs_*.json",
          "epochs_*.zip", "*.tmp")

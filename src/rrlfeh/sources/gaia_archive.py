@@ -21,14 +21,14 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from rrlfeh.config.data import GaiaConfig
-from rrlfeh.data import schema
-from rrlfeh.data.adql import SYNC_ROW_LIMIT, vari_query
-from rrlfeh.data.archive_batches import BatchStore
-from rrlfeh.data.archive_client import ArchiveClient, PermanentError, Retry, download
-from rrlfeh.data.epoch_stream import EpochIssue, EpochSink, read_epoch_zip
-from rrlfeh.data.formats import check_not_error_page, format_of, sniff_suffix
-from rrlfeh.data.labels import match_labels, read_labels_table
-from rrlfeh.data.reconcile import reconcile_ids
+from rrlfeh.core import schema
+from rrlfeh.sources.adql import SYNC_ROW_LIMIT, vari_query
+from rrlfeh.sources.archive_batches import BatchStore
+from rrlfeh.sources.archive_client import ArchiveClient, PermanentError, Retry, download
+from rrlfeh.core.epoch_stream import EpochIssue, EpochSink, read_epoch_zip
+from rrlfeh.core.formats import check_not_error_page, format_of, sniff_suffix
+from rrlfeh.sources.labels import match_labels, read_labels_table
+from rrlfeh.sources.reconcile import reconcile_ids
 from rrlfeh.errors import DataError
 
 log = logging.getLogger(__name__)

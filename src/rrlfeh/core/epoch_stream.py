@@ -27,9 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rrlfeh.data import schema
-from rrlfeh.data.epoch_parts import PartStore, input_signature
-from rrlfeh.data.formats import check_not_error_page, format_of, iter_table_chunks, read_table_file
+from rrlfeh.core import curve, schema
+from rrlfeh.core.epoch_parts import PartStore, input_signature
+from rrlfeh.core.formats import check_not_error_page, format_of, iter_table_chunks, read_table_file
 from rrlfeh.errors import DataError
 
 # The archive's per-source DataLink file: "EPOCH_PHOTOMETRY-Gaia DR3 4111834567779557376.xml".
@@ -40,7 +40,7 @@ ROWS_PER_CHUNK = 1_000_000  # rows read at once from a big file (~100 MB of epoc
 MAX_MEMBER_BYTES = 64 * 2**20
 
 log = logging.getLogger(__name__)
-COLUMNS = ["source_id", "band", "time", "mag", "rejected_by_variability"]  # what the stages read
+COLUMNS = list(curve.EPOCH_COLUMNS)  # what the stages read
 _READ_ROWS = 262_144  # Parquet rows read at a time by iter_parquet_stars
 EpochSink = Callable[[pd.DataFrame], None]  # takes epoch rows batch by batch (e.g. a TableWriter)
 

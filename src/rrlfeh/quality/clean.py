@@ -1,6 +1,6 @@
 """Stage `clean`: the paper's selection cuts; every star leaves either kept or with its reason.
 
-Reads data/raw, applies `rrlfeh.data.cuts` (order and meaning documented there), checks the result
+Reads data/raw, applies `rrlfeh.quality.cuts` (order and meaning documented there), checks the result
 with a Great Expectations suite, then writes data/clean/{vari_rrlyrae,epoch_photometry,labels,
 rejected}.parquet, metrics/clean.json and the Bailey diagram. Kept epochs are the G rows of kept
 stars, flagged transits and NaN magnitudes included (preprocess drops and counts them), sorted by
@@ -22,15 +22,15 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.data import CleanConfig, ValidateConfig
-from rrlfeh.data import schema
-from rrlfeh.data.cuts import (
+from rrlfeh.core import schema
+from rrlfeh.quality.cuts import (
     CUTS, LABEL_CUTS, details, epoch_counts, failures, feh_error_cut_applies, fill_feh_error,
     first_failure, g_rows, phi31_cut_applies, repeated_rows,
     star_facts,
 )
-from rrlfeh.data.plots import bailey_diagram
-from rrlfeh.data.star_sort import write_by_star
-from rrlfeh.data.validate import STARS_PER_CHUNK, read_epoch_chunks, validate_clean_tables
+from rrlfeh.quality.plots import bailey_diagram
+from rrlfeh.quality.star_sort import write_by_star
+from rrlfeh.quality.validate import STARS_PER_CHUNK, read_epoch_chunks, validate_clean_tables
 
 STAGE = "clean"
 

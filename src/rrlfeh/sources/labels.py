@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rrlfeh.data import schema
-from rrlfeh.data.formats import read_table_file
+from rrlfeh.core import schema
+from rrlfeh.core.formats import read_table_file
 from rrlfeh.errors import DataError
 
 OUR_COLUMNS = ("source_id", "feh", "feh_error")

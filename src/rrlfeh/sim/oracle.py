@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from rrlfeh.config.simulate import Relation
-from rrlfeh.data.fourier import FourierFit
-from rrlfeh.data.populations import relation_feh
+from rrlfeh.core.fourier import FourierFit
+from rrlfeh.sim.populations import relation_feh
 
 
 def wrap_near(angle: np.ndarray, center: float) -> np.ndarray:

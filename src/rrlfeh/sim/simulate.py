@@ -15,13 +15,13 @@ import pandas as pd
 import pyarrow as pa
 
 from rrlfeh.config.data import SimulateConfig
-from rrlfeh.data import schema
-from rrlfeh.data.catalogue import sos_columns
-from rrlfeh.data.fourier import cosine_series, fit_fourier, harmonics_for
-from rrlfeh.data.oracle import oracle_feh
-from rrlfeh.data.populations import Population, draw_rrab, draw_rrc, draw_rrd
-from rrlfeh.data.sampling import epoch_counts, g_error, mag_to_flux, transit_times
-from rrlfeh.data.sky import positions, source_ids
+from rrlfeh.core import schema
+from rrlfeh.sim.catalogue import sos_columns
+from rrlfeh.core.fourier import cosine_series, fit_fourier, harmonics_for
+from rrlfeh.sim.oracle import oracle_feh
+from rrlfeh.sim.populations import Population, draw_rrab, draw_rrc, draw_rrd
+from rrlfeh.sim.sampling import epoch_counts, g_error, mag_to_flux, transit_times
+from rrlfeh.sim.sky import positions, source_ids
 
 STREAMS = {"ids": 0, "RRab": 1, "RRc": 2, "RRd": 3}
 TRANSIT_ID_BASE = 17_000_000_000_000_000  # Gaia-like magnitude; ids increase with time

@@ -25,12 +25,12 @@ from great_expectations.data_context.types.base import (
 )
 
 from rrlfeh.config.data import CleanConfig, ValidateConfig
-from rrlfeh.data import schema
-from rrlfeh.data.epoch_stream import iter_parquet_stars
-from rrlfeh.data.expectations import (
+from rrlfeh.core import schema
+from rrlfeh.core.epoch_stream import iter_parquet_stars
+from rrlfeh.quality.expectations import (
     Batches, Suites, chunks, clean_batches, clean_suites, describe, raw_batches, raw_suites,
 )
-from rrlfeh.data.gx_chunks import ChunkedResult
+from rrlfeh.quality.gx_chunks import ChunkedResult
 from rrlfeh.errors import ValidationFailed
 
 N_EXAMPLES = 5

@@ -20,8 +20,8 @@ import pandas as pd
 from great_expectations.expectations.row_conditions import Column
 
 from rrlfeh.config.data import CleanConfig, ValidateConfig
-from rrlfeh.data import schema
-from rrlfeh.data.cuts import clean_g_rows, g_rows
+from rrlfeh.core import curve, schema
+from rrlfeh.quality.cuts import clean_g_rows, g_rows
 
 Suites = dict[str, list[gxe.Expectation]]
 Table = pd.DataFrame | Iterable[pd.DataFrame]  # a whole table, or its chunks
@@ -85,7 +85,7 @@ def raw_suites(cfg: ValidateConfig) -> Suites:
             # The archive returns transits rejected by the variability pipeline with empty
             # time/mag (seen in real DR3 files): only unflagged rows must have a time.
             _not_null("time", "every unflagged row has a time",
-                      row_condition=Column("rejected_by_variability") == False),  # noqa: E712
+                      row_condition=Column(curve.FLAG) == False),  # noqa: E712
             _between("time", f"time inside the Gaia DR3 span [{cfg.time_min}, {cfg.time_max}]",
                      cfg.time_min, cfg.time_max),
             _between("mag", f"magnitude in [{cfg.mag_min}, {cfg.mag_max}] where set",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rrlfeh.config.data import GaiaConfig
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 
 SYNC_ROW_LIMIT = 2000  # astroquery puts TOP 2000 on a synchronous query that has no TOP
 _FROM_SOURCE = ("ra", "dec")  # positions come from gaia_source, the rest from vari_rrlyrae

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 
 MARKERS = {"RRab": "o", "RRc": "^"}
 

@@ -1,0 +1,1 @@
+"""The embedded simulator of Gaia-like RR Lyrae light curves (docs/SIMULATOR.md)."""
