@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from rrlfeh.config.loader import load_params
-from rrlfeh.data.simulate import simulate_tables
+from rrlfeh.sim.simulate import simulate_tables
 from rrlfeh.evaluation.curve_stats import (curves_from_epochs, relation_fit, residuals,
                                            scatter_profile, shape_parameters)
 from rrlfeh.evaluation.real_data import read_real

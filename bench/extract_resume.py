@@ -27,8 +27,8 @@ from pathlib import Path
 import yaml
 
 from rrlfeh.config import load_params
-from rrlfeh.data import schema
-from rrlfeh.data.simulate import simulate_tables
+from rrlfeh.core import schema
+from rrlfeh.sim.simulate import simulate_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 

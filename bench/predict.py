@@ -51,8 +51,8 @@ def simulate_catalogue(n_stars: int, seed: int, out_dir: Path) -> Path:
     import pyarrow.parquet as pq
 
     from rrlfeh.config import load_params
-    from rrlfeh.data import schema
-    from rrlfeh.data.simulate import simulate_tables
+    from rrlfeh.core import schema
+    from rrlfeh.sim.simulate import simulate_tables
 
     if (out_dir / "done").exists():
         return out_dir

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.preprocess import PreprocessConfig
-from rrlfeh.data.epoch_stream import iter_parquet_stars
+from rrlfeh.core.epoch_stream import iter_parquet_stars
 from rrlfeh.features.batch import preprocess_batches
 from rrlfeh.runtime import resolve_jobs
 from rrlfeh.features.tensors import phase_grid

@@ -23,7 +23,7 @@ import pandas as pd
 
 from preprocess import noise_free, simulate, straightforward
 from rrlfeh.config.preprocess import PreprocessConfig
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 from rrlfeh.features.folding import fold, largest_phase_gap, star_index, to_ragged
 from rrlfeh.features.spline import fit_periodic, periodic_basis
 from rrlfeh.features.tensors import phase_grid, preprocess_arrays

@@ -45,13 +45,13 @@ def model_info(model_uri: str) -> tuple[np.ndarray, dict]:
         return tuned_source_ids(path), config
 
 
-def extra_error_for(resid: np.ndarray, feh_error: np.ndarray, extra_now: float,
+def extra_error_for(resid: np.ndarray, feh_error: np.ndarray, extra_now,
                     coverage: float = 0.6827) -> float:
-    """The predict.extra_error at which feh_error covers `coverage` of these residuals: the models'
-    own term is feh_error with the current extra_error taken out."""
+    """The extra term at which feh_error covers `coverage` of these residuals: the models' own term
+    is feh_error with the current extra term (per star, or one for all) taken out."""
     ok = np.isfinite(resid) & np.isfinite(feh_error)
     r = np.abs(resid[ok])
-    own2 = np.maximum(feh_error[ok] ** 2 - extra_now**2, 0.0)
+    own2 = np.maximum(feh_error[ok] ** 2 - np.broadcast_to(np.asarray(extra_now, float), resid.shape)[ok] ** 2, 0.0)
     if not len(r) or np.mean(r <= np.sqrt(own2)) >= coverage:
         return 0.0
     lo, hi = 0.0, 5.0
@@ -181,11 +181,19 @@ def main(argv=None) -> None:
     report["halves"] = {h: score(table[table["half"] == h]) for h in ("calibration", "scoring")}
     cal = table[(table["half"] == "calibration") & np.isfinite(table["feh"])]
     extra_now = float(config.get("extra_error", 0.0))
+    extra_oor_now = config.get("extra_error_out_of_range")
+    extra_oor_now = extra_now if extra_oor_now is None else float(extra_oor_now)
+    cal_flag = cal["out_of_range"].astype(bool).to_numpy()
+    resid, err = (cal["feh"] - cal["feh_label"]).to_numpy(), cal["feh_error"].to_numpy()
     report["extra_error"] = {
-        "model": extra_now,
-        # what predict.extra_error should be for 68% coverage, from the calibration half alone
+        "model": extra_now, "model_out_of_range": extra_oor_now,
+        # what the simulation-to-real terms should be for 68% coverage, from the calibration half
+        # alone: one term for every star, or predict.extra_error for the unflagged and
+        # predict.extra_error_out_of_range for the flagged (their residuals are 4-5x larger)
         "for_68pct_on_calibration_half": extra_error_for(
-            (cal["feh"] - cal["feh_label"]).to_numpy(), cal["feh_error"].to_numpy(), extra_now)}
+            resid, err, np.where(cal_flag, extra_oor_now, extra_now)),
+        "for_68pct_unflagged_calibration": extra_error_for(resid[~cal_flag], err[~cal_flag], extra_now),
+        "for_68pct_flagged_calibration": extra_error_for(resid[cal_flag], err[cal_flag], extra_oor_now)}
     report["all_stars"] = score(table)
     if args.plots is not None:
         report["plots"] = plots(table[table["half"] == "scoring"], args.plots)

@@ -76,7 +76,7 @@ def resolve_model(model: str, workdir: Path) -> tuple[str, str]:
 def request_bodies(n_stars: int, min_epochs: int, seed: int) -> tuple[list[str], list[dict]]:
     """Simulated stars as request records: (one-star bodies of stars with enough epochs, all rows)."""
     from rrlfeh.config import load_params
-    from rrlfeh.data.simulate import simulate_tables
+    from rrlfeh.sim.simulate import simulate_tables
     from rrlfeh.serving.payload import model_input_from_tables
 
     sim = load_params(ROOT / "params.yaml").extract.simulate

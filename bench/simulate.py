@@ -43,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from rrlfeh.config import load_params
-    from rrlfeh.data.simulate import simulate_tables
+    from rrlfeh.sim.simulate import simulate_tables
 
     params = load_params(ROOT / "params.yaml")
     cfg = dataclasses.replace(params.extract.simulate, preset=args.preset,

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from rrlfeh.data import schema
+from rrlfeh.core import schema
 
 BLOCK = 10_000  # stars whose epoch rows are drawn and written at once
 
@@ -84,7 +84,7 @@ def write_synthetic_raw(n: int, folder: Path, seed: int = 0) -> None:
 def run_stage(stage: str, raw: Path, work: Path) -> dict:
     """One stage function in this process (called in a fresh interpreter by main)."""
     from rrlfeh.config.data import CleanConfig, ValidateConfig
-    from rrlfeh.data import validate
+    from rrlfeh.quality import validate
     from rrlfeh.errors import ValidationFailed
 
     t0 = time.perf_counter()
@@ -93,7 +93,7 @@ def run_stage(stage: str, raw: Path, work: Path) -> dict:
         if stage == "validate":
             validate.run_validate(ValidateConfig(), raw, work / "reports" / "validation")
         else:
-            from rrlfeh.data.clean import run_clean
+            from rrlfeh.quality.clean import run_clean
 
             m = run_clean(CleanConfig(), ValidateConfig(), raw, work / "clean",
                           work / "metrics" / "clean.json", work / "plots",
