@@ -182,6 +182,7 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
         "training_range": {k: [float(v.min()), float(v.max())] for k, v in rng_dev.items()},
         "cv_metrics": {}, "test_metrics": {}, "oracle_metrics": None, "data_md5": "tiny",
         "git_commit": "tiny", "mlflow_run_id": None, "keras_backend": keras.backend.backend(),
+        "uncertainty": {"floor": 0.2, "shape": 0.0, "scale": 1.0},  # feh_error 0.2 dex (+ predict.extra_error)
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from model_fixture import register_tiny, tiny_params, tiny_workspace  # noqa: F401
@@ -60,7 +61,7 @@ def test_first_registration_becomes_champion(mlflow_store, tiny_workspace):
     meta = info.metadata["types"]["rrab"]
     assert meta["preprocess"]["n_knots"] and meta["data_md5"] == "tiny" and "git_commit" in meta
     assert info.metadata["predict"] == {"min_epochs": 20, "ensemble_size": 0, "batch_size": 4096,
-                                        "warmup": True, "extra_error": 0.126, "time_window": [1500.0, 4000.0],
+                                        "warmup": True, "extra_error": 0.126, "extra_error_out_of_range": 0.0, "time_window": [1500.0, 4000.0],
                                         "period_range": [0.1, 1.5], "mag_range": [1.0, 25.0]}
     assert (local / "artifacts" / "rrc" / "fold_r0_k1.keras").exists()
     # the logged model_config (params.predict) can be overridden at load: one fold, no spread
@@ -71,6 +72,19 @@ def test_first_registration_becomes_champion(mlflow_store, tiny_workspace):
     one = mlflow.pyfunc.load_model(f"models:/{NAME}/1", model_config={"ensemble_size": 1}).predict(rows)
     assert (full["feh_std"] > 0).all() and (one["feh_std"] == 0).all()
     assert (one["status"] == "ok").all() and not np.allclose(one["feh"], full["feh"])
+
+    # predict.extra_error_out_of_range widens feh_error of the flagged stars only: a star with 4x the
+    # amplitude of any training star is flagged
+    loud = rows.iloc[[0]].assign(source_id=rows["source_id"].iloc[0] + 1,
+                                 mag=[np.mean(rows["mag"].iloc[0]) + 4 * (np.asarray(rows["mag"].iloc[0])
+                                                                           - np.mean(rows["mag"].iloc[0]))])
+    rows = pd.concat([rows, loud], ignore_index=True)
+    base, wide = (mlflow.pyfunc.load_model(f"models:/{NAME}/1", model_config={
+        "warmup": False, "extra_error_out_of_range": x}).predict(rows) for x in (0.0, 0.5))
+    flagged = base["out_of_range"].to_numpy(dtype=bool)
+    assert flagged.tolist() == [False, False, True], base["out_of_range_reason"].tolist()
+    assert np.allclose(wide["feh_error"][~flagged], base["feh_error"][~flagged])
+    assert np.allclose(wide["feh_error"][flagged], np.hypot(base["feh_error"][flagged], 0.5))
 
 
 def test_gate_then_manual_promote_and_rollback(mlflow_store, tiny_workspace):

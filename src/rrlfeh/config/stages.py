@@ -70,8 +70,9 @@ STAGES: dict[str, StageParams] = {
     "register": StageParams(
         # predict.*: what the registered model itself uses (its model_config); the rest is batch-only
         results=("register", "predict.min_epochs", "predict.ensemble_size", "predict.batch_size",
-                 "predict.warmup", "predict.extra_error", "predict.time_window", "predict.period_range",
-                 "predict.mag_range", *_WEIGHTS),  # the gate's weights (KDE of the development labels)
+                 "predict.warmup", "predict.extra_error", "predict.extra_error_out_of_range",
+                 "predict.time_window", "predict.period_range", "predict.mag_range",
+                 *_WEIGHTS),  # the gate's weights (KDE of the development labels)
     ),
     "summary": StageParams(results=()),  # reads the stage reports, no params
 }

@@ -24,7 +24,7 @@ from rrlfeh.serving import payload, sanity
 
 # The PredictConfig fields the model itself uses: logged as its model_config.
 MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup", "extra_error",
-                     "time_window", "period_range", "mag_range")  # the last three: serving.sanity
+                     "extra_error_out_of_range", "time_window", "period_range", "mag_range")  # the last three: serving.sanity
 
 
 # Requests of at most this many stars go through the block-diagonal fused network (3 recurrent
@@ -126,6 +126,7 @@ class FehModel(mlflow.pyfunc.PythonModel):
         self.min_epochs = int(cfg["min_epochs"])
         self.batch_size = int(cfg["batch_size"])
         self.extra_error = float(cfg["extra_error"])
+        self.extra_error_out_of_range = float(cfg["extra_error_out_of_range"])
         self.bounds = sanity.Bounds.of(cfg)  # what an impossible star is (shared with rrlfeh predict)
         self.types: dict[str, TypeModel] = {}
         self.curve_options: dict[str, dict] = {}  # preprocess_arrays keywords per type
@@ -177,4 +178,6 @@ class FehModel(mlflow.pyfunc.PythonModel):
                  "scatter": scatter, "curves": np.asarray(res.X)[ok, :, 1]},
                 tm.manifest.get("training_range", {}),
             )
+            flagged = good[oor[good] != ""]
+            feh_error[flagged] = np.hypot(feh_error[flagged], self.extra_error_out_of_range)
         return payload.build_output(req, feh, feh_error, feh_std, n_epochs, reason, oor)
