@@ -1,4 +1,4 @@
-"""How much a killed `rrlfeh extract` from files saves by resuming (data/epoch_parts.py).
+"""How much a killed `rrlfeh extract` from files saves by resuming (core/epoch_parts.py).
 
     python bench/extract_resume.py [--preset default|paper] [--kill-at 0.5] [--work DIR]
 
