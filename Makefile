@@ -54,6 +54,7 @@ bench: $(STAMP)
 
 ## ui: the MLflow UI over the project's store
 ui: $(STAMP)
+	@echo "open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning (the Model training view)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
 
 clean-env:

@@ -53,8 +53,9 @@ def use_store(root: Path | None = None) -> str:
     return uri
 
 
-# The experiment tag MLflow 3's UI reads to choose an experiment's landing view: without it a new
-# experiment opens on the GenAI traces view; "custom_model_development" opens it on its runs.
+# The experiment tag MLflow 3's UI reads for an experiment's kind. In 3.17 the UI's own mode wins
+# (GenAI by default, where an experiment opens on traces): README's address selects "Model
+# training" mode (?workflowType=machine_learning), where the experiments open on their runs.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 # What each experiment holds and the columns worth comparing (the UI shows it as the description;

@@ -9,7 +9,7 @@ A star is impossible, and gets a reason instead of an estimate, when
   bad_period            the period is not finite or outside `period_range` (days)
 NaN is a missing value (the epoch is dropped, as training did); an epoch repeated exactly (same
 time, same magnitude: a row concatenated twice) is dropped and counted, so it is never counted
-twice. `clean` treats exactly repeated rows the same way (data/cuts.py).
+twice. `clean` treats exactly repeated rows the same way (quality/cuts.py).
 """
 
 from __future__ import annotations
