@@ -123,7 +123,8 @@ def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> 
     data_path, out_dir = Path(data_path), Path(out_dir)
     if params.finetune.from_model:
         best = base_hparams(params, star_type)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        # the search folder is the stage's declared (persisted) output: present, even with no search
+        (out_dir / SEARCH_DIR).mkdir(parents=True, exist_ok=True)
         (out_dir / "best_hparams.json").write_text(json.dumps(best, indent=1) + "\n")
         print(f"tune {star_type}: {best['skipped']}", flush=True)
         return best
