@@ -408,6 +408,10 @@ def test_finetune_without_labels_of_a_type_keeps_its_base_folds_and_tune_does_no
     for f in base["folds"]:
         assert (tmp_path / "tuned" / "rrab" / f["file"]).read_bytes() == \
             (tmp_path / "base" / "rrab" / f["file"]).read_bytes()
+    # every plot the train stage declares exists (dvc repro failed without them), empty or saying why
+    from rrlfeh.model.report import PLOT_FILES
+    assert all((tmp_path / "plots-tuned" / name).is_file() for name in PLOT_FILES)
+    assert pd.read_csv(tmp_path / "plots-tuned" / "predictions_val.csv").empty
 
 
 def test_finetune_from_a_folder_without_the_type_is_one_clear_error(tmp_path):

@@ -186,7 +186,7 @@ def run_train(params: Params, star_type: str, data_path: Path, hparams_path: Pat
                             # what the network was trained on: the base's range, not ~100 real stars'
                             training_range=base_manifest.get("training_range"))
             if not np.isfinite(data.y).any():
-                return keep_base(star_type, bases, base_manifest, finetune, out_dir, metrics_path)
+                return keep_base(star_type, bases, base_manifest, finetune, out_dir, metrics_path, plots_dir)
         return _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, metrics_path,
                           plots_dir, truth_path, t0, bases, finetune)
 
@@ -234,7 +234,7 @@ def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, me
 
 
 def keep_base(star_type: str, bases: list[Path], base_manifest: dict, finetune: dict, out_dir: Path,
-              metrics_path: Path) -> dict:
+              metrics_path: Path, plots_dir: Path) -> dict:
     """Fine-tuning data without a labelled star of this type: the base model's folds, unchanged,
     are this type's model (its manifest says so; `register` does not gate an unchanged type)."""
     import shutil
@@ -252,5 +252,6 @@ def keep_base(star_type: str, bases: list[Path], base_manifest: dict, finetune: 
     metrics_path = Path(metrics_path)
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(summary, indent=1) + "\n")
+    report.write_no_training_plots(plots_dir, reason)
     print(f"train {star_type}: {reason}", flush=True)
     return summary

@@ -140,6 +140,28 @@ def _predictions_table(ids, y, pred, w, n_epochs) -> pd.DataFrame:
                          "weight": w, "n_epochs": n_epochs})
 
 
+def write_no_training_plots(plots_dir: Path, reason: str) -> None:
+    """The declared plot files of a type that was not trained (its base model kept): tables with
+    their columns and no row, and figures that say why, so the stage's outputs all exist."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots_dir = Path(plots_dir)
+    plots_dir.mkdir(parents=True, exist_ok=True)  # only the files below are written
+    empty = _predictions_table(*(np.array([], dtype=d) for d in ("int64", "f8", "f8", "f8", "int64")))
+    for name in ("predictions_val.csv", "predictions_test.csv"):
+        empty.to_csv(plots_dir / name, index=False)
+    pd.DataFrame(columns=["fold", "epoch", "loss", "val_loss"]).to_csv(plots_dir / "learning_curves.csv", index=False)
+    for name in ("learning_curves.png", "pred_vs_true.png", "residuals_vs_epochs.png"):
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, reason, ha="center", va="center", wrap=True)
+        fig.savefig(plots_dir / name, dpi=80)
+        plt.close(fig)
+
+
 def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdout, hp: dict,
                   results: list[FoldResult], summary: dict, test_pred: np.ndarray, test_w: np.ndarray,
                   data_path: Path, out_dir: Path, metrics_path: Path, plots_dir: Path, run_id: str,
