@@ -18,6 +18,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
 from model_fixture import register_tiny, tiny_params, tiny_workspace  # noqa: F401
 
@@ -28,6 +29,7 @@ from rrlfeh.serving.payload import model_input_from_tables
 
 pytestmark = pytest.mark.integration
 NAME = "rrl-feh"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _champion(client) -> str:
@@ -60,9 +62,11 @@ def test_first_registration_becomes_champion(mlflow_store, tiny_workspace):
     assert cols["time"] == "Array(double)" and cols["source_id"] == "long"
     meta = info.metadata["types"]["rrab"]
     assert meta["preprocess"]["n_knots"] and meta["data_md5"] == "tiny" and "git_commit" in meta
-    assert info.metadata["predict"] == {"min_epochs": 20, "ensemble_size": 0, "batch_size": 4096,
-                                        "warmup": True, "extra_error": 0.126, "extra_error_out_of_range": 0.0, "time_window": [1500.0, 4000.0],
-                                        "period_range": [0.1, 1.5], "mag_range": [1.0, 25.0]}
+    # the model's config is params.yaml's predict section, the keys the model itself uses
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())["predict"]
+    assert info.metadata["predict"] == {k: raw[k] for k in (
+        "min_epochs", "ensemble_size", "batch_size", "warmup", "extra_error", "extra_error_out_of_range",
+        "time_window", "period_range", "mag_range")}
     assert (local / "artifacts" / "rrc" / "fold_r0_k1.keras").exists()
     # the logged model_config (params.predict) can be overridden at load: one fold, no spread
     vari = schema.read_table(tiny_workspace.clean_dir / "vari_rrlyrae.parquet", "vari_rrlyrae")
