@@ -3,8 +3,8 @@
 Runs `rrlfeh predict`'s own code on a labelled folder in archive layout (vari_rrlyrae.*,
 epoch_photometry*, labels.*), then scores the estimates on the fixed calibration and scoring halves
 (rrlfeh.evaluation.split): RMSE, bias, MAE, R2 on all scored stars and on the unflagged ones, the
-1-sigma coverage of feh_error (and the predict.extra_error that would make it 68% on the calibration
-half), the linear P-phi31 baseline on the same stars (fitted on the
+1-sigma coverage of feh_error (and the predict.error_scale / extra_error_out_of_range that would
+make it 68% on the calibration half, with the two interval forms compared there), the linear P-phi31 baseline on the same stars (fitted on the
 calibration half, and 5-fold cross-validated on all), residual plots, and the accounting
 stars in = scored + rejected. A model fine-tuned on some of these stars is refused unless
 --exclude-tuned drops those stars from the scores. Prints JSON.
@@ -45,20 +45,83 @@ def model_info(model_uri: str) -> tuple[np.ndarray, dict]:
         return tuned_source_ids(path), config
 
 
-def extra_error_for(resid: np.ndarray, feh_error: np.ndarray, extra_now,
-                    coverage: float = 0.6827) -> float:
-    """The extra term at which feh_error covers `coverage` of these residuals: the models' own term
-    is feh_error with the current extra term (per star, or one for all) taken out."""
-    ok = np.isfinite(resid) & np.isfinite(feh_error)
-    r = np.abs(resid[ok])
-    own2 = np.maximum(feh_error[ok] ** 2 - np.broadcast_to(np.asarray(extra_now, float), resid.shape)[ok] ** 2, 0.0)
-    if not len(r) or np.mean(r <= np.sqrt(own2)) >= coverage:
+COVERAGE = 0.6827  # the nominal 1-sigma share
+
+
+def extra_for(resid: np.ndarray, own: np.ndarray, coverage: float = COVERAGE) -> float:
+    """The term in quadrature on `own` at which hypot(own, term) covers `coverage` of |resid|."""
+    r = np.abs(resid)
+    if not len(r) or np.mean(r <= own) >= coverage:
         return 0.0
     lo, hi = 0.0, 5.0
-    for _ in range(60):  # coverage grows with the extra term: bisection
+    for _ in range(60):  # coverage grows with the term: bisection
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if np.mean(r <= np.sqrt(own2 + mid**2)) < coverage else (lo, mid)
+        lo, hi = (mid, hi) if np.mean(r <= np.hypot(own, mid)) < coverage else (lo, mid)
     return round(hi, 4)
+
+
+def scale_for(resid: np.ndarray, own: np.ndarray, coverage: float = COVERAGE) -> float:
+    """The factor on `own` at which it covers `coverage` of |resid| (a conformal quantile)."""
+    return round(float(np.quantile(np.abs(resid) / own, coverage)), 4) if len(resid) else 1.0
+
+
+def interval_forms(resid: np.ndarray, own: np.ndarray, flag: np.ndarray | None = None,
+                   repeats: int = 200, seed: int = 0, reference: float | None = None) -> dict:
+    """Two ways to carry the models' own (simulation-calibrated) uncertainty to real stars, compared
+    by repeated random halving of these stars (set on one part, judged on the other): a constant in
+    quadrature (hypot(own, c)) or a scale (k own), each with a term in quadrature on top for the
+    flagged stars. Per form: the judged part's coverage (mean, spread, share outside 68 +- 7 %),
+    its mean Gaussian negative log-likelihood, and the coverage of the unflagged stars below and
+    above the median own term (a calibrated per-star error covers both alike); with `reference`,
+    the share of judged parts covered at least that much."""
+    flag = np.zeros(len(resid), bool) if flag is None else np.asarray(flag, bool)
+
+    def constant(r, o):
+        c = extra_for(r, o)
+        return lambda x: np.hypot(x, c)
+
+    def scale(r, o):
+        k = scale_for(r, o)
+        return lambda x: k * x
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, fit in {"constant_in_quadrature": constant, "scale": scale}.items():
+        cov, nll, low, high = [], [], [], []
+        for _ in range(repeats):
+            idx = rng.permutation(len(resid))
+            a, b = idx[: len(idx) // 2], idx[len(idx) // 2:]
+            ua, fa = a[~flag[a]], a[flag[a]]
+            unflagged = fit(resid[ua], own[ua])
+            on_top = extra_for(resid[fa], unflagged(own[fa])) if len(fa) else 0.0
+            sigma = np.hypot(unflagged(own[b]), np.where(flag[b], on_top, 0.0))
+            inside = np.abs(resid[b]) <= sigma
+            ub = ~flag[b]
+            below = ub & (own[b] <= np.median(own[b][ub]))
+            cov.append(inside.mean())
+            nll.append(np.mean(np.log(sigma[ub]) + 0.5 * (resid[b][ub] / sigma[ub]) ** 2))
+            low.append(inside[below].mean())
+            high.append(inside[ub & ~below].mean())
+        cov = np.asarray(cov)
+        out[name] = {"coverage": round(float(cov.mean()), 4), "coverage_sd": round(float(cov.std()), 4),
+                     "outside_68_pm_7": round(float(np.mean(np.abs(cov - COVERAGE) > 0.07)), 4),
+                     "mean_nll_unflagged": round(float(np.mean(nll)), 4),
+                     "coverage_own_below_median": round(float(np.mean(low)), 4),
+                     "coverage_own_above_median": round(float(np.mean(high)), 4)}
+        if reference is not None:
+            out[name][f"at_least_{reference:.4f}"] = round(float(np.mean(cov >= reference - 1e-9)), 4)
+    return out
+
+
+def own_term(rows: pd.DataFrame, now: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Residuals, the models' own uncertainty (the model's real-star terms `now` taken out of its
+    feh_error) and the out_of_range flag of the scored stars among `rows`."""
+    rows = rows[np.isfinite(rows["feh"])]
+    flag = rows["out_of_range"].astype(bool).to_numpy()
+    err2 = rows["feh_error"].to_numpy() ** 2
+    own2 = err2 - now["extra_error"] ** 2 - np.where(flag, now["extra_error_out_of_range"] ** 2, 0.0)
+    own = np.sqrt(np.maximum(own2, 0.0)) / now["error_scale"]
+    return (rows["feh"] - rows["feh_label"]).to_numpy(), own, flag
 
 
 def plots(table: pd.DataFrame, out: Path) -> list[str]:
@@ -179,21 +242,24 @@ def main(argv=None) -> None:
         report["excluded_tuned_stars"] = int(overlap.sum())
         table = table[~overlap]
     report["halves"] = {h: score(table[table["half"] == h]) for h in ("calibration", "scoring")}
-    cal = table[(table["half"] == "calibration") & np.isfinite(table["feh"])]
-    extra_now = float(config.get("extra_error", 0.0))
-    extra_oor_now = config.get("extra_error_out_of_range")
-    extra_oor_now = extra_now if extra_oor_now is None else float(extra_oor_now)
-    cal_flag = cal["out_of_range"].astype(bool).to_numpy()
-    resid, err = (cal["feh"] - cal["feh_label"]).to_numpy(), cal["feh_error"].to_numpy()
-    report["extra_error"] = {
-        "model": extra_now, "model_out_of_range": extra_oor_now,
-        # what the simulation-to-real terms should be for 68% coverage, from the calibration half
-        # alone: one term for every star, or predict.extra_error for the unflagged and
-        # predict.extra_error_out_of_range for the flagged (their residuals are 4-5x larger)
-        "for_68pct_on_calibration_half": extra_error_for(
-            resid, err, np.where(cal_flag, extra_oor_now, extra_now)),
-        "for_68pct_unflagged_calibration": extra_error_for(resid[~cal_flag], err[~cal_flag], extra_now),
-        "for_68pct_flagged_calibration": extra_error_for(resid[cal_flag], err[cal_flag], extra_oor_now)}
+    now = {k: float(config.get(k, d)) for k, d in
+           (("error_scale", 1.0), ("extra_error", 0.0), ("extra_error_out_of_range", 0.0))}
+    resid, own, flag = own_term(table[table["half"] == "calibration"], now)
+    scale = scale_for(resid[~flag], own[~flag])
+    report["uncertainty"] = {
+        "model": now,
+        # the simulation-to-real terms for 68 % coverage, from the calibration half alone: a scale on
+        # the own term for the unflagged, then a term in quadrature on top for the flagged (their
+        # residuals are 4-5x larger); and, for comparison, the constant-in-quadrature form
+        "error_scale_for_68pct_unflagged_calibration": scale,
+        "extra_error_out_of_range_for_68pct_flagged_calibration": extra_for(resid[flag], scale * own[flag]),
+        "extra_error_for_68pct_unflagged_calibration": extra_for(resid[~flag], own[~flag]),
+        "forms_on_unflagged_calibration": interval_forms(resid[~flag], own[~flag]),
+        # a diagnostic of the fixed split's luck, never a calibration (it sets nothing): the same
+        # forms over random re-splits of all scored stars, both halves pooled
+        "forms_on_random_resplits_of_all_stars": interval_forms(
+            *own_term(table, now), repeats=1000, seed=1,
+            reference=report["halves"]["scoring"]["all_scored"].get("coverage_1sigma"))}
     report["all_stars"] = score(table)
     if args.plots is not None:
         report["plots"] = plots(table[table["half"] == "scoring"], args.plots)

@@ -50,3 +50,12 @@ def test_sanity_ranges_are_checked(tmp_path, key, value):
     path = _params_with(tmp_path / "params.yaml", "predict", key, value)
     with pytest.raises(ConfigError, match=key):
         load_params(path)
+
+
+@pytest.mark.parametrize("key,value", [("error_scale", 0.0), ("error_scale", float("nan")),
+                                       ("error_scale", -1.0), ("extra_error", -0.1),
+                                       ("extra_error_out_of_range", float("inf"))])
+def test_real_star_error_terms_are_checked(tmp_path, key, value):
+    path = _params_with(tmp_path / "params.yaml", "predict", key, value)
+    with pytest.raises(ConfigError, match=key):
+        load_params(path)

@@ -65,7 +65,8 @@ def test_first_registration_becomes_champion(mlflow_store, tiny_workspace):
     # the model's config is params.yaml's predict section, the keys the model itself uses
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())["predict"]
     assert info.metadata["predict"] == {k: raw[k] for k in (
-        "min_epochs", "ensemble_size", "batch_size", "warmup", "extra_error", "extra_error_out_of_range",
+        "min_epochs", "ensemble_size", "batch_size", "warmup", "error_scale", "extra_error",
+        "extra_error_out_of_range",
         "time_window", "period_range", "mag_range")}
     assert (local / "artifacts" / "rrc" / "fold_r0_k1.keras").exists()
     # the logged model_config (params.predict) can be overridden at load: one fold, no spread
@@ -84,11 +85,20 @@ def test_first_registration_becomes_champion(mlflow_store, tiny_workspace):
                                                                            - np.mean(rows["mag"].iloc[0]))])
     rows = pd.concat([rows, loud], ignore_index=True)
     base, wide = (mlflow.pyfunc.load_model(f"models:/{NAME}/1", model_config={
-        "warmup": False, "extra_error_out_of_range": x}).predict(rows) for x in (0.0, 0.5))
+        "warmup": False, "error_scale": 1.0, "extra_error": 0.0, "extra_error_out_of_range": x}
+    ).predict(rows) for x in (0.0, 0.5))
     flagged = base["out_of_range"].to_numpy(dtype=bool)
     assert flagged.tolist() == [False, False, True], base["out_of_range_reason"].tolist()
+    assert np.allclose(base["feh_error"], 0.2)  # the tiny models' own term alone
     assert np.allclose(wide["feh_error"][~flagged], base["feh_error"][~flagged])
     assert np.allclose(wide["feh_error"][flagged], np.hypot(base["feh_error"][flagged], 0.5))
+    # predict.error_scale multiplies the own term of every star, then the terms in quadrature
+    scaled = mlflow.pyfunc.load_model(f"models:/{NAME}/1", model_config={
+        "warmup": False, "error_scale": 3.0, "extra_error": 0.1, "extra_error_out_of_range": 0.5}
+    ).predict(rows)
+    assert np.allclose(scaled["feh_error"][~flagged], np.hypot(0.6, 0.1))
+    assert np.allclose(scaled["feh_error"][flagged], np.hypot(np.hypot(0.6, 0.1), 0.5))
+    assert np.allclose(scaled["feh"], base["feh"])  # the estimates are untouched
 
 
 def test_gate_then_manual_promote_and_rollback(mlflow_store, tiny_workspace):

@@ -156,8 +156,10 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     ratios = metrics["ratio_to_oracle"]
     assert set(ratios) == {"oof_wrmse", "oof_rmse", "test_wrmse", "test_rmse"}
     assert ratios["oof_rmse"] == pytest.approx(metrics["oof"]["rmse"] / metrics["oracle"]["oof"]["rmse"])
-    for f in ("predictions_val.csv", "predictions_test.csv", "learning_curves.csv", "learning_curves.png",
-              "pred_vs_true.png", "residuals_vs_epochs.png"):
+    from rrlfeh.model.report import PLOT_FILES
+
+    assert "reliability.png" in PLOT_FILES
+    for f in PLOT_FILES:
         assert (tmp_path / "plots" / f).stat().st_size > 0, f
     oof = pd.read_csv(tmp_path / "plots" / "predictions_val.csv")
     assert len(oof) == 78 and oof["feh_pred"].notna().all()
@@ -180,7 +182,7 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     assert parent["metrics.test_wrmse"] == pytest.approx(summary["test"]["wrmse"])
     assert parent["metrics.ratio_to_oracle_oof_wrmse"] == pytest.approx(ratios["oof_wrmse"])
     plots = {a.path for a in client.list_artifacts(parent["run_id"], "plots")}
-    assert {"plots/learning_curves.png", "plots/pred_vs_true.png", "plots/residuals_vs_epochs.png"} <= plots
+    assert {f"plots/{f}" for f in PLOT_FILES} <= plots  # the reliability figure in MLflow too
     folds = _children(runs, parent["run_id"])
     assert len(folds) == 2 and (folds["status"] == "FINISHED").all()
     for _, f in folds.iterrows():

@@ -82,3 +82,7 @@ def test_feh_error_is_nan_without_a_calibration_and_adds_the_real_term():
     assert np.isnan(ap.feh_error(None, np.array([0.01]), np.array([50]))).all()
     fit = {"floor": 0.1, "shape": 0.0, "scale": 1.0}
     assert ap.feh_error(fit, np.array([0.01]), np.array([50]), extra=0.1)[0] == pytest.approx(np.sqrt(0.02))
+    # the real-star scale multiplies the models' own term before the term in quadrature
+    assert ap.feh_error(fit, np.array([0.01]), np.array([50]), real_scale=2.5)[0] == pytest.approx(0.25)
+    assert ap.feh_error(fit, np.array([0.01]), np.array([50]), extra=0.1, real_scale=2.0)[0] == \
+        pytest.approx(np.sqrt(0.05))

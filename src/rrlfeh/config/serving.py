@@ -25,8 +25,11 @@ class PredictConfig:
     ensemble_size: int = 0  # fold models used per type; 0 = all
     batch_size: int = 4096
     warmup: bool = True  # trace each fold network at model load, so the first request is fast
-    # dex, added in quadrature to the models' own uncertainty in feh_error: the simulation-to-real
-    # term, set so feh_error covers 68% of the real calibration half (bench/real_stars.py --calibrate)
+    # feh_error = hypot(error_scale x the models' own uncertainty, extra_error): the
+    # simulation-to-real terms, set on the real calibration half (bench/real_stars.py). A scale keeps
+    # the own term's per-star information (fold scatter, epochs), which predicts real residuals
+    # (docs/REAL_STARS.md, "Uncertainty"); extra_error (dex) is a floor in quadrature
+    error_scale: float = 1.0
     extra_error: float = 0.0
     # dex, in quadrature on top of extra_error for a star flagged out_of_range: flagged real stars
     # miss by 4-5x more than the rest (docs/REAL_STARS.md), and one term for all would inflate
@@ -47,6 +50,8 @@ class PredictConfig:
                 "min_epochs and batch_size must be >= 1, ensemble_size >= 0 (0 = all), got "
                 f"{self.min_epochs}, {self.batch_size}, {self.ensemble_size}"
             )
+        if not 0 < self.error_scale < 100:
+            raise ValueError(f"error_scale must be in (0, 100), got {self.error_scale}")
         for key in ("extra_error", "extra_error_out_of_range"):
             if not 0 <= getattr(self, key) < 10:
                 raise ValueError(f"{key} must be in [0, 10) dex, got {getattr(self, key)}")

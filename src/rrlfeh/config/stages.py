@@ -70,7 +70,7 @@ STAGES: dict[str, StageParams] = {
     "register": StageParams(
         # predict.*: what the registered model itself uses (its model_config); the rest is batch-only
         results=("register", "predict.min_epochs", "predict.ensemble_size", "predict.batch_size",
-                 "predict.warmup", "predict.extra_error", "predict.extra_error_out_of_range",
+                 "predict.warmup", "predict.error_scale", "predict.extra_error", "predict.extra_error_out_of_range",
                  "predict.time_window", "predict.period_range", "predict.mag_range",
                  *_WEIGHTS),  # the gate's weights (KDE of the development labels)
     ),

@@ -108,12 +108,14 @@ def fit_uncertainty(residual, scatter, n_epochs, coverage: float = 0.6827) -> di
             "coverage_1sigma": float(np.mean(np.abs(r) <= scale * sigma))}
 
 
-def feh_error(uncertainty: dict | None, scatter, n_epochs, extra: float = 0.0) -> np.ndarray:
+def feh_error(uncertainty: dict | None, scatter, n_epochs, extra: float = 0.0,
+              real_scale: float = 1.0) -> np.ndarray:
     """The 1-sigma uncertainty of each estimate: the models' own (calibrated on simulated stars
-    they did not train on) and, in quadrature, `extra`, the simulation-to-real term calibrated on
-    real stars (predict.extra_error; 0 for simulated stars)."""
+    they did not train on) times `real_scale` and, in quadrature, `extra`: the simulation-to-real
+    terms calibrated on real stars (predict.error_scale, predict.extra_error; 1 and 0 for
+    simulated stars)."""
     q = _shape_noise(scatter, n_epochs)
     if not uncertainty:
         return np.full(len(q), np.nan)
     own = uncertainty.get("scale", 1.0) * np.sqrt(uncertainty["floor"] ** 2 + uncertainty["shape"] ** 2 * q)
-    return np.sqrt(own**2 + float(extra) ** 2)
+    return np.hypot(float(real_scale) * own, float(extra))

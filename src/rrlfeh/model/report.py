@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # What write_outputs writes into the plots folder: the only files `train` overwrites there (the
 # folder may hold the user's own files; they are left alone).
 PLOT_FILES = ("predictions_val.csv", "predictions_test.csv", "learning_curves.csv",
-              "learning_curves.png", "pred_vs_true.png", "residuals_vs_epochs.png")
+              "learning_curves.png", "pred_vs_true.png", "residuals_vs_epochs.png", "reliability.png")
 
 
 def ensemble_test(params: Params, data: Tensors, holdout: Holdout, results: list[FoldResult]):
@@ -151,10 +151,12 @@ def write_no_training_plots(plots_dir: Path, reason: str) -> None:
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)  # only the files below are written
     empty = _predictions_table(*(np.array([], dtype=d) for d in ("int64", "f8", "f8", "f8", "int64")))
-    for name in ("predictions_val.csv", "predictions_test.csv"):
-        empty.to_csv(plots_dir / name, index=False)
-    pd.DataFrame(columns=["fold", "epoch", "loss", "val_loss"]).to_csv(plots_dir / "learning_curves.csv", index=False)
-    for name in ("learning_curves.png", "pred_vs_true.png", "residuals_vs_epochs.png"):
+    tables = {"predictions_val.csv": empty, "predictions_test.csv": empty,
+              "learning_curves.csv": pd.DataFrame(columns=["fold", "epoch", "loss", "val_loss"])}
+    for name in PLOT_FILES:
+        if name in tables:
+            tables[name].to_csv(plots_dir / name, index=False)
+            continue
         fig, ax = plt.subplots(figsize=(6, 2))
         ax.axis("off")
         ax.text(0.5, 0.5, reason, ha="center", va="center", wrap=True)
@@ -223,9 +225,8 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
          "test (ensemble)": summary["test"]},
         plots_dir / "pred_vs_true.png")
     plots.residuals_vs_epochs(data.n_epochs[dev].astype(float), oof - data.y[dev], plots_dir / "residuals_vs_epochs.png")
-    unc = summary.get("uncertainty")
-    if unc:  # simulated stars: the models' own term only (predict.extra_error is for real ones)
-        plots.reliability({
-            "out-of-fold": (oof - data.y[dev]) / applicability.feh_error(unc, data.scatter[dev], data.n_epochs[dev]),
-            "test": (test_pred - data.y[test]) / applicability.feh_error(unc, data.scatter[test], data.n_epochs[test]),
-        }, plots_dir / "reliability.png")
+    unc = summary["uncertainty"]  # simulated stars: the models' own term only (error_scale is for real ones)
+    plots.reliability({
+        "out-of-fold": (oof - data.y[dev]) / applicability.feh_error(unc, data.scatter[dev], data.n_epochs[dev]),
+        "test": (test_pred - data.y[test]) / applicability.feh_error(unc, data.scatter[test], data.n_epochs[test]),
+    }, plots_dir / "reliability.png")

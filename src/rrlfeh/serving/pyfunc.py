@@ -23,8 +23,8 @@ from rrlfeh.config.serving import PredictConfig
 from rrlfeh.serving import payload, sanity
 
 # The PredictConfig fields the model itself uses: logged as its model_config.
-MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup", "extra_error",
-                     "extra_error_out_of_range", "time_window", "period_range", "mag_range")  # the last three: serving.sanity
+MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup", "error_scale",
+                     "extra_error", "extra_error_out_of_range", "time_window", "period_range", "mag_range")  # the last three: serving.sanity
 
 
 # Requests of at most this many stars go through the block-diagonal fused network (3 recurrent
@@ -125,6 +125,7 @@ class FehModel(mlflow.pyfunc.PythonModel):
         cfg = {k: getattr(defaults, k) for k in MODEL_CONFIG_KEYS} | dict(context.model_config or {})
         self.min_epochs = int(cfg["min_epochs"])
         self.batch_size = int(cfg["batch_size"])
+        self.error_scale = float(cfg["error_scale"])
         self.extra_error = float(cfg["extra_error"])
         self.extra_error_out_of_range = float(cfg["extra_error_out_of_range"])
         self.bounds = sanity.Bounds.of(cfg)  # what an impossible star is (shared with rrlfeh predict)
@@ -172,7 +173,8 @@ class FehModel(mlflow.pyfunc.PythonModel):
             feh[good] = preds.mean(axis=1)
             feh_std[good] = preds.std(axis=1)
             scatter, n_ok = np.asarray(res.scatter)[ok], np.asarray(res.n_epochs)[ok]
-            feh_error[good] = feh_error_of(tm.manifest.get("uncertainty"), scatter, n_ok, self.extra_error)
+            feh_error[good] = feh_error_of(tm.manifest.get("uncertainty"), scatter, n_ok,
+                                           self.extra_error, self.error_scale)
             oor[good] = out_of_range_reasons(
                 {"period": req.period[good], "amplitude": np.asarray(res.amplitude)[ok],
                  "scatter": scatter, "curves": np.asarray(res.X)[ok, :, 1]},
