@@ -93,7 +93,7 @@ def interval_forms(resid: np.ndarray, own: np.ndarray, flag: np.ndarray | None =
             a, b = idx[: len(idx) // 2], idx[len(idx) // 2:]
             ua, fa = a[~flag[a]], a[flag[a]]
             unflagged = fit(resid[ua], own[ua])
-            on_top = extra_for(resid[fa], unflagged(own[fa])) if len(fa) else 0.0
+            on_top = extra_for(resid[fa], unflagged(own[fa]))
             sigma = np.hypot(unflagged(own[b]), np.where(flag[b], on_top, 0.0))
             inside = np.abs(resid[b]) <= sigma
             ub = ~flag[b]

@@ -26,6 +26,7 @@ import yaml
 from rrlfeh.config import load_params
 from rrlfeh.config.stages import restrict
 from rrlfeh.core import schema
+from rrlfeh.model.report import PLOT_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 N_POINTS = 24
@@ -156,8 +157,6 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     ratios = metrics["ratio_to_oracle"]
     assert set(ratios) == {"oof_wrmse", "oof_rmse", "test_wrmse", "test_rmse"}
     assert ratios["oof_rmse"] == pytest.approx(metrics["oof"]["rmse"] / metrics["oracle"]["oof"]["rmse"])
-    from rrlfeh.model.report import PLOT_FILES
-
     assert "reliability.png" in PLOT_FILES
     for f in PLOT_FILES:
         assert (tmp_path / "plots" / f).stat().st_size > 0, f
@@ -411,7 +410,6 @@ def test_finetune_without_labels_of_a_type_keeps_its_base_folds_and_tune_does_no
         assert (tmp_path / "tuned" / "rrab" / f["file"]).read_bytes() == \
             (tmp_path / "base" / "rrab" / f["file"]).read_bytes()
     # every plot the train stage declares exists (dvc repro failed without them), empty or saying why
-    from rrlfeh.model.report import PLOT_FILES
     assert all((tmp_path / "plots-tuned" / name).is_file() for name in PLOT_FILES)
     assert pd.read_csv(tmp_path / "plots-tuned" / "predictions_val.csv").empty
 

@@ -136,3 +136,12 @@ if __name__ == "__main__":
         print(f"{name}:")
         for f in generated_deps(stage):
             print(f"  - {f}")
+
+
+def test_train_declares_every_file_it_writes_into_its_plots_folder():
+    """report.PLOT_FILES is what train writes and logs to MLflow; dvc.yaml must version each one
+    (reliability.png was written and not declared)."""
+    from rrlfeh.model.report import PLOT_FILES
+
+    declared = {next(iter(p)) if isinstance(p, dict) else p for p in STAGES["train@rrab"].get("plots", [])}
+    assert declared == {f"plots/train/rrab/{name}" for name in PLOT_FILES}
