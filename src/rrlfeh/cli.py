@@ -1,7 +1,8 @@
 """`rrlfeh <stage>`: one thin command per pipeline stage; the work lives in the stage modules.
 
 Paths come from the command line (dvc.yaml passes them), params from params.yaml via
-rrlfeh.config. Errors caused by data or params are printed as one clear line, exit code 1.
+rrlfeh.config. Errors caused by data, params, the MLflow store or the disk are printed as one
+line (rrlfeh.errors.describe), exit code 1; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -261,14 +262,17 @@ def summary(
 
 def main() -> None:
     configure_environment(keras_backend=None)  # training stages take theirs from params.fit.backend
-    from rrlfeh.errors import RRLFehError
+    from rrlfeh.errors import describe
     from rrlfeh.redact import install_log_redaction, redact
 
     install_log_redaction()
     try:
         app()
-    except RRLFehError as exc:
-        typer.secho(f"rrlfeh: error: {redact(exc)}", fg=typer.colors.RED, err=True)
+    except Exception as exc:  # the one boundary: known failures become one line, bugs keep their traceback
+        line = describe(exc)
+        if line is None:
+            raise
+        typer.secho(f"rrlfeh: error: {redact(line)}", fg=typer.colors.RED, err=True)
         sys.exit(1)
 
 

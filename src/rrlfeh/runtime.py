@@ -63,6 +63,10 @@ def configure_logging(level: str = "INFO") -> None:
     _log_handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
     logger.addHandler(_log_handler)
     logger.setLevel(value)
+    # MLflow's SQL store logs a whole traceback for each database error before re-raising it; the
+    # CLI's boundary (rrlfeh.errors.describe) reports that error in one line. DEBUG shows both.
+    quiet = logging.getLogger("mlflow.store.db.utils")
+    quiet.setLevel(logging.NOTSET if value <= logging.DEBUG else logging.CRITICAL)
 
 
 def use_keras_backend(backend: str) -> str:

@@ -53,6 +53,34 @@ def use_store(root: Path | None = None) -> str:
     return uri
 
 
+def sqlite_file(uri: str | None) -> Path | None:
+    """The database file of a sqlite:/// URI, or None for any other store."""
+    if uri and uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):])
+    return None
+
+
+def require_store(root: Path | None = None) -> str:
+    """use_store for commands that only read the store or change what is in it (predict, serve,
+    promote, rollback): a SQLite store that is not there is an error, never silently created."""
+    from rrlfeh.errors import StoreError
+
+    uri = tracking_uri(root)
+    for db in (sqlite_file(uri), sqlite_file(os.environ.get("MLFLOW_REGISTRY_URI"))):
+        if db is not None and not db.is_file():
+            raise StoreError(f"no MLflow store at {db}: run 'make run' (or 'dvc repro') first, or "
+                             "set MLFLOW_TRACKING_URI to the store that holds the model")
+    return use_store(root)
+
+
+def use_store_for_model(model_uri: str) -> str:
+    """The store a model URI is resolved against: models:/ and runs:/ need an existing one (a
+    model folder needs none)."""
+    if model_uri.startswith(("models:/", "runs:/")):
+        return require_store()
+    return use_store()
+
+
 # The experiment tag MLflow 3's UI reads for an experiment's kind. In 3.17 the UI's own mode wins
 # (GenAI by default, where an experiment opens on traces): README's address selects "Model
 # training" mode (?workflowType=machine_learning), where the experiments open on their runs.
@@ -179,7 +207,7 @@ def stage_run(experiment: str, run_name: str, params: dict[str, Any] | None = No
         run_id = None  # `mlflow run` chose the run
     run = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name)
     try:
-        mlflow.set_tags({**provenance_tags(inputs), **(tags or {})})
+        mlflow.set_tags({**provenance_tags(inputs), **owner_tags(), **(tags or {})})
         if params:
             log_params_flat(params)
         yield run
@@ -254,3 +282,60 @@ def run_exists(run_id: str | None) -> bool:
         return mlflow.get_run(run_id).info.lifecycle_stage == "active"
     except MlflowException:
         return False
+
+
+# Which process runs a stage run: after a kill, the next run of the stage can tell its own
+# abandoned runs (owner gone) from another process's live ones (owner still running).
+OWNER_TAGS = ("rrlfeh.host", "rrlfeh.pid", "rrlfeh.pid_started")
+
+
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (a stamp that tells a reused pid apart), or None if none runs."""
+    import psutil
+
+    try:
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def owner_tags() -> dict[str, str]:
+    """Tags naming this process (host, pid, start time)."""
+    import socket
+
+    pid = os.getpid()
+    return dict(zip(OWNER_TAGS, (socket.gethostname(), str(pid), _process_start(pid) or "")))
+
+
+def owner_gone(tags: dict[str, str]) -> bool:
+    """Whether the process that opened a run is known to be gone: it ran on this host and no
+    process with its pid and start time runs now. Runs of other hosts are never judged."""
+    import socket
+
+    host, pid, started = (tags.get(k) for k in OWNER_TAGS)
+    if host != socket.gethostname() or not (pid or "").isdigit():
+        return False
+    return _process_start(int(pid)) != started
+
+
+def close_abandoned_runs(experiment: str, tags: dict[str, str]) -> list[str]:
+    """End as KILLED the runs of `experiment` carrying `tags` that a killed process of this host
+    left RUNNING, with the runs still RUNNING under them; returns the parent run ids closed."""
+    import mlflow
+
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        return []
+    client = mlflow.MlflowClient()
+    where = " and ".join(["attributes.status = 'RUNNING'",
+                          *(f"tags.`{k}` = '{v}'" for k, v in tags.items())])
+    closed = []
+    for run in client.search_runs([exp.experiment_id], filter_string=where, max_results=1000):
+        if not owner_gone(run.data.tags):
+            continue
+        for child in children(run.info.run_id):
+            if child.info.status == "RUNNING":
+                client.set_terminated(child.info.run_id, status="KILLED")
+        client.set_terminated(run.info.run_id, status="KILLED")
+        closed.append(run.info.run_id)
+    return closed

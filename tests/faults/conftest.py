@@ -12,6 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
+import os  # noqa: E402
+import subprocess  # noqa: E402
 import zipfile  # noqa: E402
 
 import pandas as pd  # noqa: E402
@@ -59,3 +61,19 @@ def model_dir(tiny_workspace, tmp_path_factory):  # noqa: F811
 
 def write_vari(root: Path, vari: pd.DataFrame) -> None:
     schema.conform(vari, "vari_rrlyrae").to_csv(root / "vari_rrlyrae.csv", index=False)
+
+
+def unprivileged() -> list[str]:
+    """A command prefix under which file permissions bind: none for a user, no capabilities for root."""
+    return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"] if os.geteuid() == 0 else []
+
+
+def one_line(proc: subprocess.CompletedProcess, *words: str) -> str:
+    """The command failed with exactly one error line holding `words`, and no traceback."""
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("rrlfeh: error:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]

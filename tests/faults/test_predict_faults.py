@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import per_source_zip
+from conftest import one_line, per_source_zip, unprivileged
 from model_fixture import simulate, tiny_params
 
 from rrlfeh.core import schema
@@ -79,21 +79,26 @@ def test_output_problems_fail_before_any_work(model_dir, hostile, tmp_path):
         run_predict(_cfg(), str(model_dir), [root], tmp_path / "taken.parquet", "local",
                     progress=False)
 
+    # a folder the user cannot write; as root (CI) the command runs without capabilities, so the
+    # permissions bind it as they bind a user
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running as a user who can write anywhere (root)")
-        with pytest.raises(DataError, match="cannot write"):
-            run_predict(_cfg(), str(model_dir), [root], locked / "cat.fits", "local", progress=False)
+        probe = subprocess.run([*unprivileged(), "touch", str(locked / "x")], capture_output=True)
+        assert probe.returncode != 0, "the test's command could write the locked folder"
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        proc = subprocess.run([*unprivileged(), str(BIN / "rrlfeh"), "predict", "--input", str(root),
+                               "--output", str(locked / "cat.fits"), "--model", str(model_dir),
+                               "--no-progress"], capture_output=True, text=True, env=env, timeout=300)
+        one_line(proc, "cannot write", str(locked))
     finally:
         locked.chmod(0o700)
 
 
 def test_a_folder_that_is_not_a_model_is_one_line(hostile, tmp_path):
     root, _ = hostile
-    with pytest.raises(DataError, match="not an MLflow model folder"):
+    with pytest.raises(DataError, match="not an MLflow model \\(no MLmodel file\\)"):
         run_predict(_cfg(), str(tmp_path), [root], tmp_path / "c.parquet", "local", progress=False)
 
 

@@ -8,6 +8,7 @@ are the ensemble scored once on the test stars (weighted by the KDE of the whole
 from __future__ import annotations
 
 import json
+import logging
 
 import multiprocessing
 import tempfile
@@ -29,6 +30,8 @@ from rrlfeh.model.finetune import base_folds, finetune_start
 from rrlfeh.model.metrics import regression_metrics
 from rrlfeh.model.splits import Fold, cv_folds, fold_weights, holdout_split
 from rrlfeh.runtime import configure_keras_worker, resolve_jobs
+
+log = logging.getLogger(__name__)
 
 EXPERIMENT = "rrlfeh-train"
 MONITOR = "val_wmse"  # early stopping on the weighted validation MSE (no regularization term)
@@ -203,9 +206,14 @@ def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, me
     inputs = {"data": data_path, "hparams": hparams_path}
     if truth_path is not None:
         inputs["truth"] = truth_path
+    stage_tags = {"stage": "train", "star_type": star_type, "kind": "cv"}
+    tracking.setup(EXPERIMENT)
+    for run_id in tracking.close_abandoned_runs(EXPERIMENT, stage_tags):
+        log.warning("train %s: closed MLflow run %s and its folds as KILLED (a killed train left "
+                    "them RUNNING)", star_type, run_id)
     with tracking.stage_run(
         EXPERIMENT, f"train-{star_type}", params={**train_params(params, star_type), "hp": hp}, inputs=inputs,
-        tags={"stage": "train", "star_type": star_type, "kind": "cv"},
+        tags=stage_tags,
     ) as parent:
         results = _fit_folds(params, data, hp, dev, test, folds, oracle, out_dir, data_path, truth_path,
                              parent.info.run_id, bases)

@@ -33,8 +33,8 @@ COLUMNS: dict[str, tuple[str | None, str]] = {
     "feh_error": ("dex", "Calibrated 1-sigma uncertainty of [Fe/H] (68% interval: feh +- feh_error)"),
     "feh_std": ("dex", "Standard deviation of the ensemble members' [Fe/H]"),
     "out_of_range": (None, "True where the star lies outside the training stars (period, amplitude, "
-                           "fold scatter, phase gap or curve shape): the estimate is less reliable"),
-    "out_of_range_reason": (None, "Which of period, amplitude, scatter, phase_gap, shape are outside"),
+                           "fold scatter or curve shape): the estimate is less reliable"),
+    "out_of_range_reason": (None, "Which of period, amplitude, scatter, shape are outside"),
     "feh_label": ("dex", "[Fe/H] of the input labels table (NaN where none)"),
     "feh_label_error": ("dex", "Uncertainty of feh_label"),
 }

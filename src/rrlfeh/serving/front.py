@@ -15,8 +15,12 @@ Everything else (the model, /ping, /health, /version, CSV and Parquet bodies) is
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 from rrlfeh.serving.sanity import SOURCE_ID_MAX
 
@@ -169,10 +173,14 @@ def build_app(model_uri: str, max_body_bytes: int, timeout_s: int):
     os.environ["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] = str(int(timeout_s))
     from mlflow.pyfunc import scoring_server
 
-    from rrlfeh.tracking import use_store
+    from rrlfeh.serving.model_files import fetch_model
+    from rrlfeh.tracking import use_store_for_model
 
-    use_store()
-    model = scoring_server.load_model_with_mlflow_config(model_uri)
+    use_store_for_model(model_uri)
+    tmp = tempfile.mkdtemp(prefix="rrlfeh-serve-")  # the fetched copy lives as long as the server
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    local = fetch_model(model_uri, Path(tmp))
+    model = scoring_server.load_model_with_mlflow_config(local)
     return Front(scoring_server.init(model), max_body_bytes)
 
 

@@ -25,11 +25,14 @@ import pandas as pd
 
 from rrlfeh.config.serving import PredictConfig
 from rrlfeh.core import schema
+from rrlfeh.serving.atomic_files import replaced_together
 from rrlfeh.errors import DataError
+from rrlfeh import tracking
 from rrlfeh.runtime import configure_keras_worker, resolve_jobs
 from rrlfeh.serving import star_rows
 from rrlfeh.serving.catalogue import (catalogue_format, check_writable, model_provenance, rejects_path,
                                       write_catalogue)
+from rrlfeh.serving.model_files import fetch_model
 from rrlfeh.serving.registry import model_config  # min_epochs, ensemble_size, batch_size
 
 ENGINES = ("local", "spark")
@@ -46,18 +49,19 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
         check_writable(Path(plots), folder=True)
     if engine not in ENGINES:
         raise DataError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
-    from rrlfeh.sources.files import discover, read_vari_table
+    from rrlfeh.sources.files import check_outputs_apart, discover, read_vari_table
 
     files = discover([Path(p) for p in inputs])
+    check_outputs_apart([output, rejects_path(output)], inputs, files)
     stars = star_rows.star_table(read_vari_table(files.vari))
     labels, labels_report = _read_labels(files.labels, stars["source_id"].to_numpy())
-    _use_project_registry(model_uri)
+    tracking.use_store_for_model(model_uri)
     load_uri, provenance = model_provenance(model_uri)
 
     start = time.perf_counter()
     screening = {"duplicate_epochs_dropped": 0, "stars_with_duplicate_epochs": 0}
     with tempfile.TemporaryDirectory(prefix="rrlfeh-model-") as tmp:
-        model_path = _fetch_model(load_uri, Path(tmp))
+        model_path = fetch_model(load_uri, Path(tmp))
         if engine == "spark":
             from rrlfeh.serving.spark import predict_spark
 
@@ -75,9 +79,7 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
         created_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         rrlfeh_version=_version(), inputs=";".join(str(p) for p in inputs),
     )
-    write_catalogue(catalogue, output, provenance)
-    schema.write_table(rejects.sort_values("source_id", ignore_index=True), rejects_path(output),
-                       "rejected")
+    write_outputs(catalogue, rejects, output, provenance)
     if engine == "local":
         counts.update(screening)
     counts.update(engine=engine, labels=labels_report, model=provenance, output=str(output),
@@ -88,6 +90,20 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
 
         counts["plots"] = [str(p) for p in plot_catalogue(catalogue, Path(plots))]
     return counts
+
+
+def write_outputs(catalogue: pd.DataFrame, rejects: pd.DataFrame, output: Path,
+                  provenance: dict) -> None:
+    """The catalogue and its rejects, together or not at all: a full disk or a kill mid-write
+    leaves the previous pair exactly as it was."""
+    try:
+        with replaced_together([output, rejects_path(output)]) as (cat_tmp, rej_tmp):
+            write_catalogue(catalogue, cat_tmp, provenance)
+            schema.write_table(rejects.sort_values("source_id", ignore_index=True), rej_tmp,
+                               "rejected")
+    except OSError as exc:
+        raise DataError(f"{output}: the catalogue could not be written ({exc.strerror or exc}); "
+                        "the files already there are kept") from exc
 
 
 def predict_local(cfg: PredictConfig, model_path: str, epoch_paths: list[Path], stars: pd.DataFrame,
@@ -211,39 +227,6 @@ def _init_worker(model_path: str, config: dict, threads: int) -> None:
 
 def _worker_predict(rows: pd.DataFrame) -> pd.DataFrame:
     return _WORKER_MODEL.predict(rows)
-
-
-def _fetch_model(load_uri: str, dst: Path) -> str:
-    """A local copy of the model, fetched once; workers and Spark executors load that copy."""
-    if Path(load_uri).exists():
-        if not (Path(load_uri) / "MLmodel").is_file():
-            raise DataError(f"{load_uri}: not an MLflow model folder (no MLmodel file); give "
-                            "models:/name@alias, models:/name/version or a saved model's folder")
-        return str(Path(load_uri).resolve())
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from rrlfeh.redact import redact
-
-    try:
-        return mlflow.artifacts.download_artifacts(artifact_uri=load_uri, dst_path=str(dst))
-    except MlflowException as exc:
-        raise DataError(f"cannot fetch model {redact(load_uri)!r}: {redact(exc.message)}") from None
-    except OSError as exc:  # a local path that does not exist, a refused connection
-        raise DataError(f"cannot fetch model {redact(load_uri)!r}: {redact(exc)}") from None
-
-
-def _use_project_registry(model_uri: str) -> None:
-    """models:/ URIs resolve against the project's store (or MLFLOW_TRACKING_URI)."""
-    from rrlfeh.tracking import tracking_uri, use_store
-
-    store = tracking_uri()
-    db = Path(store[len("sqlite:///"):]) if store.startswith("sqlite:///") else None
-    if model_uri.startswith("models:/") and db is not None and not db.exists():
-        # asking SQLite would create an empty store here; say where we looked instead
-        raise DataError(f"model {model_uri!r}: no MLflow store at {db} (run `dvc repro` first, "
-                        "or set MLFLOW_TRACKING_URI)")
-    use_store()
 
 
 def _read_labels(path: Path | None, star_ids: np.ndarray) -> tuple[pd.DataFrame | None, dict | None]:

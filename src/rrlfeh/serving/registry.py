@@ -36,10 +36,15 @@ class RegistryError(RRLFehError):
     """The registry cannot do what was asked (unknown version, nothing to roll back to)."""
 
 
-def _client():
+def _client(create: bool = False):
+    """A client of the project store; only register may create the store (promote and rollback
+    need the one that holds the model)."""
     from mlflow import MlflowClient
 
-    tracking.use_store()
+    if create:
+        tracking.use_store()
+    else:
+        tracking.require_store()
     return MlflowClient()
 
 
@@ -156,7 +161,7 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
     with tracking.stage_run(EXPERIMENT, "register", params=run_params, inputs=inputs, tags=tags) as run, \
             _without_warmup():
         info = log_model(manifests, models_dir, params.predict, example)
-        client = _client()
+        client = _client(create=True)
         version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_registered_model_alias(name, CHALLENGER, version)
         model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")

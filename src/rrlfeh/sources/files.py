@@ -8,6 +8,7 @@ for in the report: with epochs, or listed with the reason it has none.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,7 +27,7 @@ from rrlfeh.sources.reconcile import reconcile_ids
 from rrlfeh.errors import DataError
 
 __all__ = [
-    "ArchiveFiles", "discover", "iter_epoch_batches", "read_archive_files", "read_vari_table",
+    "ArchiveFiles", "check_outputs_apart", "discover", "iter_epoch_batches", "read_archive_files", "read_vari_table",
 ]
 
 
@@ -79,6 +80,24 @@ def discover(inputs: Iterable[str | Path]) -> ArchiveFiles:
         raise DataError(f"{shown}: no epoch photometry (epoch_photometry*.<fmt> or .zip) found")
     labels = found["labels"][0] if found["labels"] else None
     return ArchiveFiles(vari=found["vari"][0], epochs=found["epochs"], labels=labels)
+
+
+def check_outputs_apart(outputs: Iterable[Path], inputs: Iterable[str | Path],
+                        found: ArchiveFiles) -> None:
+    """Refuse, before any work, an output that is one of the input files (a path, a symlink or a
+    hard link to it) or that an input folder would read as input next time (a name `discover`
+    gives a role, e.g. epoch_photometry.parquet or vari_rrlyrae.fits)."""
+    read = [found.vari, *found.epochs, *([found.labels] if found.labels else [])]
+    folders = [Path(p).resolve() for p in inputs if Path(p).is_dir()]
+    for out in map(Path, outputs):
+        target = out.resolve()
+        for f in read:
+            if target == f.resolve() or (out.exists() and os.path.samefile(out, f)):
+                raise DataError(f"{out}: is the input file {f}; write the output elsewhere")
+        role = _role(target)
+        if role and target.parent in folders:
+            raise DataError(f"{out}: {target.parent} is an input folder and would read this file "
+                            f"as {role} next time; choose another name or folder")
 
 
 def read_vari_table(path: str | Path) -> pd.DataFrame:
