@@ -116,3 +116,32 @@ def test_credentials_never_reach_the_error_line(hostile, tmp_path):
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     line = proc.stderr.strip().splitlines()[-1]
     assert "cannot ask the model registry" in line and "***@127.0.0.1" in line, line
+
+
+@pytest.mark.parametrize("bad", ["truncated_parquet", "error_page_csv", "no_time_column", "zip"])
+def test_a_bad_epoch_file_is_named_before_the_model_is_loaded(hostile, tmp_path, bad):
+    """The model is not even looked at (a folder that is not a model would be the error otherwise)."""
+    root, _ = hostile
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "vari_rrlyrae.csv").write_bytes((root / "vari_rrlyrae.csv").read_bytes())
+    epochs = simulate(2, seed=5)["epoch_photometry"]
+    if bad == "truncated_parquet":
+        name = "epoch_photometry.parquet"
+        epochs.to_parquet(folder / name)
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data[: len(data) // 2])
+    elif bad == "error_page_csv":
+        name = "epoch_photometry.csv"
+        (folder / name).write_text("<html><title>502 Bad Gateway</title></html>")
+    elif bad == "no_time_column":
+        name = "epoch_photometry.csv"
+        epochs.drop(columns="time").to_csv(folder / name, index=False)
+    else:
+        name = "datalink.zip"
+        per_source_zip(folder / name, epochs)
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data[: len(data) - 200])  # the directory cut off
+    with pytest.raises(DataError, match=name):
+        run_predict(_cfg(), str(tmp_path / "no_model_here"), [folder], tmp_path / "c.parquet",
+                    "local", progress=False)

@@ -110,6 +110,24 @@ def iter_epoch_batches(
     store.finish()
 
 
+def check_epoch_files(paths: Iterable[str | Path], rows: int = 1000) -> None:
+    """Fail now, naming the file, where an epoch file cannot be read at all: not a zip or a table
+    (an error page, a truncated Parquet footer), or without the epoch columns. Reads a zip's
+    directory and a table's first `rows` rows (ECSV and VOTable are only sniffed: they are read
+    whole, later); a corrupt zip member stays that star's reason."""
+    for path in expand_epoch_paths(paths):
+        if path.name.lower().endswith(".zip"):
+            _zip_directory(path).close()
+            continue
+        if format_of(path.name) in ("ecsv", "votable"):
+            with open(path, "rb") as fh:
+                check_not_error_page(fh.read(4096), str(path))
+            continue
+        for chunk in iter_table_chunks(path, rows):
+            _conform(chunk.head(0), str(path))
+            break
+
+
 def whole_star_batches(
     frames: Iterable[pd.DataFrame], stars_per_batch: int
 ) -> Iterator[pd.DataFrame]:
@@ -181,15 +199,7 @@ def _zip_frames(path: Path, issues: list[EpochIssue] | None,
                 start: int = 0) -> Iterator[tuple[pd.DataFrame, str, int]]:
     """Frames from a zip of per-source files (or of whole tables), one member at a time, from
     member `start` on, each with the index of the member after it."""
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    if not head.startswith(b"PK"):  # not a zip at all: say what it is (an error page?)
-        check_not_error_page(head, str(path))
-    try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise DataError(f"{path}: not a readable zip (truncated download?): {exc}") from exc
-    with zf:
+    with _zip_directory(path) as zf:
         for k, info in enumerate(zf.infolist()[start:], start=start + 1):
             name = Path(info.filename).name
             match = PER_SOURCE.match(name)
@@ -212,6 +222,18 @@ def _zip_frames(path: Path, issues: list[EpochIssue] | None,
                 issues.append(EpochIssue(sid, where, "the file holds no rows"))
                 continue
             yield df, where, k
+
+
+def _zip_directory(path: Path) -> zipfile.ZipFile:
+    """The zip opened (its directory read), or a DataError saying what the file is instead."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if not head.startswith(b"PK"):  # not a zip at all: say what it is (an error page?)
+        check_not_error_page(head, str(path))
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"{path}: not a readable zip (truncated download?): {exc}") from exc
 
 
 def read_member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from rrlfeh.config.serving import PredictConfig
 from rrlfeh.core import schema
+from rrlfeh.core.epoch_stream import check_epoch_files
 from rrlfeh.serving.atomic_files import replaced_together
 from rrlfeh.errors import DataError
 from rrlfeh import tracking
@@ -53,6 +54,7 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
 
     files = discover([Path(p) for p in inputs])
     check_outputs_apart([output, rejects_path(output)], inputs, files)
+    check_epoch_files(files.epochs)  # a bad file is named now, not after the model has loaded
     stars = star_rows.star_table(read_vari_table(files.vari))
     labels, labels_report = _read_labels(files.labels, stars["source_id"].to_numpy())
     tracking.use_store_for_model(model_uri)
