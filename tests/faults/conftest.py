@@ -31,6 +31,13 @@ def per_source_zip(path: Path, epochs: pd.DataFrame, ext: str = ".csv") -> Path:
     return path
 
 
+def predict_cfg():
+    """predict's config for the tiny model: one process, small chunks."""
+    from model_fixture import tiny_params
+
+    return tiny_params(n_jobs=1, chunk_stars=16).predict
+
+
 @pytest.fixture(scope="session")
 def catalogue(tmp_path_factory):
     """A small Gaia-layout input folder (vari_rrlyrae.csv + per-source zip) of 40 tiny stars."""

@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import per_source_zip
+from conftest import predict_cfg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from model_fixture import simulate, tiny_params
 
 from rrlfeh.errors import DataError
 from rrlfeh.serving import catalogue as catalogue_io
@@ -25,17 +24,9 @@ from rrlfeh.serving.predict import run_predict
 from rrlfeh.sources.files import discover
 
 
-def _cfg():
-    return tiny_params(n_jobs=1, chunk_stars=16).predict
-
-
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("outputs_in")
-    data = simulate(4, seed=13)
-    data["vari_rrlyrae"].to_csv(root / "vari_rrlyrae.csv", index=False)
-    per_source_zip(root / "datalink.zip", data["epoch_photometry"])
-    return root
+def inputs(catalogue):
+    return catalogue[0]
 
 
 def _pair(output: Path) -> dict[str, bytes]:
@@ -57,11 +48,11 @@ def _full_disk(real):
 def test_a_full_disk_keeps_the_previous_catalogue_and_rejects(model_dir, inputs, tmp_path, suffix,
                                                               writer, monkeypatch):
     out = tmp_path / f"cat{suffix}"
-    run_predict(_cfg(), str(model_dir), [inputs], out, "local", progress=False)
+    run_predict(predict_cfg(), str(model_dir), [inputs], out, "local", progress=False)
     before = _pair(out)
     monkeypatch.setattr(catalogue_io, writer, _full_disk(getattr(catalogue_io, writer)))
     with pytest.raises(DataError, match="No space left on device.*kept"):
-        run_predict(_cfg(), str(model_dir), [inputs], out, "local", progress=False)
+        run_predict(predict_cfg(), str(model_dir), [inputs], out, "local", progress=False)
     assert _pair(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)  # no partial file left
 
@@ -70,14 +61,14 @@ def test_a_full_disk_on_the_rejects_keeps_both(model_dir, inputs, tmp_path, monk
     from rrlfeh.core import schema
 
     out = tmp_path / "cat.ecsv"
-    run_predict(_cfg(), str(model_dir), [inputs], out, "local", progress=False)
+    run_predict(predict_cfg(), str(model_dir), [inputs], out, "local", progress=False)
     before = _pair(out)
 
     def full(self, df):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
     monkeypatch.setattr(schema.TableWriter, "_append", full)
     with pytest.raises(DataError, match="No space left on device"):
-        run_predict(_cfg(), str(model_dir), [inputs], out, "local", progress=False)
+        run_predict(predict_cfg(), str(model_dir), [inputs], out, "local", progress=False)
     assert _pair(out) == before
 
 
@@ -101,7 +92,7 @@ run_predict(tiny_params(n_jobs=1, chunk_stars=16).predict, {model!r}, [Path({inp
 
 def test_a_kill_mid_write_keeps_the_previous_catalogue_and_rejects(model_dir, inputs, tmp_path):
     out = tmp_path / "cat.fits"
-    run_predict(_cfg(), str(model_dir), [inputs], out, "local", progress=False)
+    run_predict(predict_cfg(), str(model_dir), [inputs], out, "local", progress=False)
     before = _pair(out)
     script = KILLED_MID_WRITE.format(tests=str(Path(__file__).parents[1] / "integration"),
                                      model=str(model_dir), inputs=str(inputs), out=str(out))
@@ -109,7 +100,7 @@ def test_a_kill_mid_write_keeps_the_previous_catalogue_and_rejects(model_dir, in
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert _pair(out) == before
     # the next run replaces the killed run's hidden leftover and writes a good pair
-    run_predict(_cfg(), str(model_dir), [inputs], out, "local", progress=False)
+    run_predict(predict_cfg(), str(model_dir), [inputs], out, "local", progress=False)
     assert _pair(out) == {**before, out.name: _pair(out)[out.name]}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
 
@@ -121,7 +112,7 @@ def test_an_output_an_input_folder_would_read_is_refused(model_dir, inputs, tmp_
     shutil.copytree(inputs, folder)
     files = {p.name: p.read_bytes() for p in folder.iterdir()}
     with pytest.raises(DataError, match="input folder"):
-        run_predict(_cfg(), str(model_dir), [folder], folder / name, "local", progress=False)
+        run_predict(predict_cfg(), str(model_dir), [folder], folder / name, "local", progress=False)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
 
 
@@ -138,7 +129,7 @@ def test_an_output_over_an_input_file_is_refused(model_dir, inputs, tmp_path):
     files = {p.name: p.read_bytes() for p in folder.iterdir()}
     for out in (epochs, link):  # named directly, or through a symbolic link
         with pytest.raises(DataError, match="is the input file"):
-            run_predict(_cfg(), str(model_dir), [folder / "vari_rrlyrae.csv", epochs], out, "local",
+            run_predict(predict_cfg(), str(model_dir), [folder / "vari_rrlyrae.csv", epochs], out, "local",
                         progress=False)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import one_line, per_source_zip, unprivileged
-from model_fixture import simulate, tiny_params
+from conftest import one_line, per_source_zip, predict_cfg, unprivileged
+from model_fixture import simulate
 
 from rrlfeh.core import schema
 from rrlfeh.errors import DataError
@@ -20,10 +20,6 @@ from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.predict import run_predict
 
 BIN = Path(sys.executable).parent
-
-
-def _cfg():
-    return tiny_params(n_jobs=1, chunk_stars=16).predict
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +46,7 @@ def hostile(tmp_path_factory):
 def test_impossible_stars_are_rejected_and_repeats_count_once(model_dir, hostile, tmp_path):
     root, s = hostile
     out = tmp_path / "cat.parquet"
-    counts = run_predict(_cfg(), str(model_dir), [root], out, "local", progress=False)
+    counts = run_predict(predict_cfg(), str(model_dir), [root], out, "local", progress=False)
     cat, _, _ = read_catalogue(out)
     rej = schema.read_table(rejects_path(out), "rejected").set_index("source_id")
     assert counts["stars_in"] == counts["stars_predicted"] + counts["stars_rejected"] == s["n_stars"]
@@ -70,13 +66,13 @@ def test_output_problems_fail_before_any_work(model_dir, hostile, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     with pytest.raises(DataError, match="is a file, not a folder"):
-        run_predict(_cfg(), str(model_dir), [root], blocker / "cat.parquet", "local", progress=False)
+        run_predict(predict_cfg(), str(model_dir), [root], blocker / "cat.parquet", "local", progress=False)
     with pytest.raises(DataError, match="is a file, not a folder"):
-        run_predict(_cfg(), str(model_dir), [root], tmp_path / "c.parquet", "local", progress=False,
+        run_predict(predict_cfg(), str(model_dir), [root], tmp_path / "c.parquet", "local", progress=False,
                     plots=blocker)
     (tmp_path / "taken.parquet").mkdir()
     with pytest.raises(DataError, match="is a folder"):
-        run_predict(_cfg(), str(model_dir), [root], tmp_path / "taken.parquet", "local",
+        run_predict(predict_cfg(), str(model_dir), [root], tmp_path / "taken.parquet", "local",
                     progress=False)
 
     # a folder the user cannot write; as root (CI) the command runs without capabilities, so the
@@ -99,7 +95,7 @@ def test_output_problems_fail_before_any_work(model_dir, hostile, tmp_path):
 def test_a_folder_that_is_not_a_model_is_one_line(hostile, tmp_path):
     root, _ = hostile
     with pytest.raises(DataError, match="not an MLflow model \\(no MLmodel file\\)"):
-        run_predict(_cfg(), str(tmp_path), [root], tmp_path / "c.parquet", "local", progress=False)
+        run_predict(predict_cfg(), str(tmp_path), [root], tmp_path / "c.parquet", "local", progress=False)
 
 
 def test_credentials_never_reach_the_error_line(hostile, tmp_path):
@@ -143,5 +139,5 @@ def test_a_bad_epoch_file_is_named_before_the_model_is_loaded(hostile, tmp_path,
         data = (folder / name).read_bytes()
         (folder / name).write_bytes(data[: len(data) - 200])  # the directory cut off
     with pytest.raises(DataError, match=name):
-        run_predict(_cfg(), str(tmp_path / "no_model_here"), [folder], tmp_path / "c.parquet",
+        run_predict(predict_cfg(), str(tmp_path / "no_model_here"), [folder], tmp_path / "c.parquet",
                     "local", progress=False)

@@ -73,15 +73,8 @@ def _free_port() -> str:
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory):
-    from conftest import per_source_zip
-    from model_fixture import simulate
-
-    root = tmp_path_factory.mktemp("store_inputs")
-    data = simulate(3, seed=11)
-    data["vari_rrlyrae"].to_csv(root / "vari_rrlyrae.csv", index=False)
-    per_source_zip(root / "datalink.zip", data["epoch_photometry"])
-    return root
+def inputs(catalogue):
+    return catalogue[0]
 
 
 @pytest.mark.parametrize("command", ["serve", "promote", "rollback", "predict"])
