@@ -98,6 +98,30 @@ def test_client_mistakes_are_4xx_and_never_echo_the_body(url):
     assert status == 413
 
 
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000,  # json.loads: RecursionError, once a plain-text 500
+    b'{"dataframe_records": [' + b"[" * 5_000 + b"]" * 5_000 + b"]}",
+], ids=["100000_brackets", "5000_levels_in_records"])
+def test_deeply_nested_json_is_a_400_in_strict_json(url, body):
+    status, out = _raw(url, body, {"Content-Type": "application/json"})
+    assert status == 400, (status, out[:300])
+    err = serve_load._strict(out.decode())
+    assert err["error_code"] == "BAD_REQUEST" and "nested deeper than" in err["message"]
+    assert _post(url, [_star(1)])[0] == 200  # the server still answers
+
+
+def test_json_at_the_depth_limit_reaches_mlflow_and_is_no_500(url):
+    from rrlfeh.serving.front import MAX_JSON_DEPTH
+
+    cell = 1700.5
+    for _ in range(MAX_JSON_DEPTH - 3):  # {"dataframe_records": [{"time": ...}]} holds 3 levels
+        cell = [cell]
+    body = json.dumps({"dataframe_records": [_star(1, time=cell)]}).encode()
+    status, out = _raw(url, body, {"Content-Type": "application/json"})
+    assert 200 <= status < 500, (status, out[:300])
+    serve_load._strict(out.decode())
+
+
 def test_200_concurrent_requests_all_answer_in_strict_json(url, model_dir):
     bodies = serve_load.bodies(200, stars=1)
     serve_load.post(url, bodies[0])
