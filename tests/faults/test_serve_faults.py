@@ -122,6 +122,36 @@ def test_json_at_the_depth_limit_reaches_mlflow_and_is_no_500(url):
     serve_load._strict(out.decode())
 
 
+def _parquet_body(records: list[dict]) -> bytes:
+    import io
+
+    import pandas as pd
+
+    buf = io.BytesIO()
+    pd.DataFrame(records).to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("ctype", ["application/vnd.apache.parquet", "application/x-parquet",
+                                   "Application/X-Parquet"])
+def test_parquet_requests_answer_as_json_does(url, ctype):
+    t = np.linspace(1700.0, 2600.0, 60)
+    records = [_star(1), _star(2, period=0.61), _star(3, type="RRc", period=0.33),
+               _star(4, mag=(15 + 0.2 * np.cos(2 * np.pi * t / 0.55)).tolist())]
+    status, want = _post(url, records)
+    assert status == 200 and [p["status"] for p in want["predictions"]].count("ok") >= 3
+    status, out = _raw(url, _parquet_body(records), {"Content-Type": ctype})
+    assert status == 200, (status, out[:500])
+    assert serve_load._strict(out.decode()) == want
+
+
+def test_media_types_are_case_insensitive_as_in_http(url):
+    body = json.dumps({"dataframe_records": [_star(1)]}).encode()
+    for ctype in ("Application/JSON", "application/json; charset=utf-8"):
+        status, out = _raw(url, body, {"Content-Type": ctype})
+        assert status == 200, (ctype, status, out[:300])  # MLflow alone: a 415 for the first
+
+
 def test_200_concurrent_requests_all_answer_in_strict_json(url, model_dir):
     bodies = serve_load.bodies(200, stars=1)
     serve_load.post(url, bodies[0])

@@ -25,7 +25,10 @@ import numpy as np
 from rrlfeh.serving.sanity import SOURCE_ID_MAX
 
 JSON_TYPES = ("application/json",)
-ACCEPTED = ("application/json", "text/csv", "application/x-parquet", "application/octet-stream")
+# MLflow 3.17 reads only application/vnd.apache.parquet (scoring_server.CONTENT_TYPE_PARQUET);
+# clients and older docs also send application/x-parquet, which it answers with a 415
+PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet")
+ACCEPTED = (*JSON_TYPES, "text/csv", *PARQUET_TYPES, "application/octet-stream")
 # a request is ~4 levels deep ({"dataframe_records": [{"time": [...]}]}); far below the ~1000 at
 # which json.loads overflows
 MAX_JSON_DEPTH = 64
@@ -98,12 +101,20 @@ def json_depth(body: bytes) -> int:
     return deepest
 
 
+def mlflow_content_type(content_type: str) -> str:
+    """The Content-Type as MLflow compares it: the media type lower-case (MLflow matches it
+    exactly), Parquet in MLflow's spelling, the parameters (charset) kept."""
+    mime, sep, params = content_type.partition(";")
+    mime = mime.strip().lower()
+    return (PARQUET_TYPES[0] if mime in PARQUET_TYPES else mime) + sep + params
+
+
 def check_request(content_type: str | None, body: bytes, max_body: int) -> tuple[int, bytes] | None:
     """An error answer for a request the front refuses, or None to pass it to MLflow."""
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime not in ACCEPTED:
         return _error(415, f"Content-Type must be application/json (or text/csv, "
-                           f"application/x-parquet), got {content_type!r}"[:300])
+                           f"{' or '.join(PARQUET_TYPES)}), got {content_type!r}"[:300])
     if len(body) > max_body:
         return _error(413, f"request body over {max_body // 2**20} MiB; send fewer stars per request")
     if mime in JSON_TYPES:
@@ -158,6 +169,10 @@ class Front:
         if refused:
             return await _answer(send, *refused)
 
+        # MLflow reads the type from the scope's headers: hand it the spelling it knows
+        scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", [])
+                                      if k.lower() != b"content-type"]
+                 + [(b"content-type", mlflow_content_type(ctype).encode("latin-1"))]}
         sent = False
 
         async def replay():
