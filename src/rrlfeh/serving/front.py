@@ -28,7 +28,8 @@ JSON_TYPES = ("application/json",)
 # MLflow 3.17 reads only application/vnd.apache.parquet (scoring_server.CONTENT_TYPE_PARQUET);
 # clients and older docs also send application/x-parquet, which it answers with a 415
 PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet")
-ACCEPTED = (*JSON_TYPES, "text/csv", *PARQUET_TYPES, "application/octet-stream")
+# the types MLflow reads, and no other (application/octet-stream, say, is its 415)
+ACCEPTED = (*JSON_TYPES, "text/csv", *PARQUET_TYPES)
 # a request is ~4 levels deep ({"dataframe_records": [{"time": [...]}]}); far below the ~1000 at
 # which json.loads overflows
 MAX_JSON_DEPTH = 64
