@@ -5,18 +5,20 @@ a traceback, never an impossible star passed on. Examples are bounded so the tie
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rrlfeh.core.epoch_stream import iter_epoch_batches
 from rrlfeh.core.formats import read_table_file
 from rrlfeh.errors import DataError
-from rrlfeh.serving import payload, sanity
+from rrlfeh.serving import front, payload, sanity
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -85,3 +87,70 @@ def test_any_zip_member_is_rows_or_the_stars_reason(tmp_path_factory, members):
         return
     seen = {int(s) for r in rows for s in r["source_id"].unique()} | {i.source_id for i in issues}
     assert seen <= {sid for sid, _ in members}
+
+
+# strings full of what a bracket counter could mistake for nesting: brackets, quotes, backslashes
+tricky = st.text(alphabet='[]{}"\\ ,:aé', max_size=12)
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), tricky),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(tricky, inner, max_size=4)),
+    max_leaves=25)
+
+
+def _depth(value) -> int:
+    """The reference: nesting depth by recursion over the parsed value (0 for a scalar)."""
+    if isinstance(value, (list, dict)):
+        kids = value.values() if isinstance(value, dict) else value
+        return 1 + max((_depth(v) for v in kids), default=0)
+    return 0
+
+
+def _nested(depth: int, wrappers: list[bool], leaf, beside: str):
+    """`leaf` wrapped `depth` times in a list or an object, each level with a tricky string."""
+    for k in range(depth):
+        leaf = [beside, leaf] if wrappers[k % len(wrappers)] else {beside: leaf, "s": beside}
+    return leaf
+
+
+def _agrees_with_recursion(depth_fn):
+    @FAST
+    @given(json_values, st.booleans())
+    def check(value, ascii_only):
+        body = json.dumps(value, ensure_ascii=ascii_only).encode()
+        assert depth_fn(body) == _depth(value), body
+    return check
+
+
+test_json_depth_is_the_nesting_depth = _agrees_with_recursion(front.json_depth)
+
+
+def _naive_depth(body: bytes) -> int:
+    """A counter that forgets strings: what the property must catch."""
+    steps = np.array([{91: 1, 123: 1, 93: -1, 125: -1}.get(b, 0) for b in body])
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def test_the_depth_property_catches_a_counter_blind_to_strings():
+    with pytest.raises(AssertionError):
+        _agrees_with_recursion(_naive_depth)()
+
+
+@FAST
+@given(st.integers(0, 200), st.lists(st.booleans(), min_size=1, max_size=5),
+       st.one_of(st.integers(), tricky), tricky)
+def test_json_deeper_than_the_limit_is_a_400_the_rest_passes(depth, wrappers, leaf, beside):
+    body = json.dumps(_nested(depth, wrappers, leaf, beside)).encode()
+    answer = front.check_request("application/json", body, 2**26)
+    if depth <= front.MAX_JSON_DEPTH:
+        assert answer is None
+    else:
+        assert answer is not None and answer[0] == 400
+        assert "nested deeper than" in json.loads(answer[1])["message"]
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_any_json_body_is_passed_or_one_strict_json_answer(body):
+    answer = front.check_request("application/json", body, 2**26)
+    if answer is not None:
+        assert answer[0] == 400 and json.loads(answer[1])["error_code"] == "BAD_REQUEST"

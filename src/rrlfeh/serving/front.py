@@ -5,8 +5,10 @@ in one ASGI middleware on POST /invocations that
   - answers 415 when the Content-Type is missing or not one MLflow reads (MLflow: a 500);
   - answers 413 for a body over `max_body_bytes`, read no further;
   - answers 400 for a body that is not JSON, in one line that never echoes the body (MLflow
-    echoes it whole), and for a source_id that is not an exact integer in 1 .. 2**63-1 (MLflow
-    converts 1.5 to 1 and 2**63 to -2**63 before the model sees them);
+    echoes it whole), for JSON nested deeper than `MAX_JSON_DEPTH` (json.loads, ours and
+    MLflow's, would raise RecursionError: a plain-text 500), and for a source_id that is not an
+    exact integer in 1 .. 2**63-1 (MLflow converts 1.5 to 1 and 2**63 to -2**63 before the model
+    sees them);
   - cuts any other error message to `max_error_chars`;
   - writes the bare NaN / Infinity that Python's json module emits for rejected stars' `feh` and
     `feh_std` as JSON null, so every answer parses with a strict JSON parser.
@@ -22,16 +24,34 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from rrlfeh.serving.sanity import SOURCE_ID_MAX
 
 JSON_TYPES = ("application/json",)
-ACCEPTED = ("application/json", "text/csv", "application/x-parquet", "application/octet-stream")
+# MLflow 3.17 reads only application/vnd.apache.parquet (scoring_server.CONTENT_TYPE_PARQUET);
+# clients and older docs also send application/x-parquet, which it answers with a 415
+PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet")
+# the types MLflow reads, and no other (application/octet-stream, say, is its 415)
+ACCEPTED = (*JSON_TYPES, "text/csv", *PARQUET_TYPES)
+# a request is ~4 levels deep ({"dataframe_records": [{"time": [...]}]}); far below the ~1000 at
+# which json.loads overflows
+MAX_JSON_DEPTH = 64
+# +1 for an opening bracket, -1 for a closing one, 0 for any other byte
+_STEP = np.zeros(256, np.int8)
+_STEP[[ord("["), ord("{")]], _STEP[[ord("]"), ord("}")]] = 1, -1
+_CHUNK = 1 << 22  # bytes per cumulative sum: bounded memory for a 64 MiB body
 # a bare non-finite number after a key (our answers hold no such text inside strings)
 _NON_FINITE = re.compile(rb'(?<=": )(?:NaN|-?Infinity)(?=[,}\]])')
 
 
 def _error(status: int, message: str, code: str = "BAD_REQUEST") -> tuple[int, bytes]:
     return status, json.dumps({"error_code": code, "message": message}).encode()
+
+
+def _too_deep() -> tuple[int, bytes]:
+    return _error(400, f"the body's JSON is nested deeper than {MAX_JSON_DEPTH} levels "
+                       "(a request needs at most 4)")
 
 
 def _records(payload) -> list:
@@ -62,17 +82,53 @@ def bad_source_ids(payload) -> list:
     return [v for v in _records(payload) if v is not None and not ok(v)]
 
 
+def json_depth(body: bytes) -> int:
+    """How deep a JSON text nests arrays and objects (0 for a scalar), without parsing it.
+
+    The most brackets open at once outside string literals: linear numpy work, no recursion and
+    no per-byte Python loop, so it runs on a 64 MiB body before any parser can overflow its stack.
+    """
+    encoding = json.detect_encoding(body)
+    if not encoding.startswith("utf-8"):  # UTF-16/32, which json.loads also reads: bytes as UTF-8
+        try:
+            body = body.decode(encoding).encode()
+        except UnicodeError:
+            return 0  # not text in that encoding; json.loads refuses it
+    # escapes only occur in strings: drop the escaped backslashes (pairwise, left to right, as a
+    # lexer does), then the escaped quotes; every quote left opens or closes a string
+    codes = np.frombuffer(body.replace(b"\\\\", b"").replace(b'\\"', b""), np.uint8)
+    deepest = level = quotes = 0
+    for start in range(0, len(codes), _CHUNK):
+        chunk = codes[start:start + _CHUNK]
+        inside = np.cumsum(chunk == ord('"'), dtype=np.int64) + quotes  # odd: inside a string
+        run = np.cumsum(np.where(inside & 1, 0, _STEP[chunk]), dtype=np.int64) + level
+        deepest, level, quotes = max(deepest, int(run.max())), int(run[-1]), int(inside[-1])
+    return deepest
+
+
+def mlflow_content_type(content_type: str) -> str:
+    """The Content-Type as MLflow compares it: the media type lower-case (MLflow matches it
+    exactly), Parquet in MLflow's spelling, the parameters (charset) kept."""
+    mime, sep, params = content_type.partition(";")
+    mime = mime.strip().lower()
+    return (PARQUET_TYPES[0] if mime in PARQUET_TYPES else mime) + sep + params
+
+
 def check_request(content_type: str | None, body: bytes, max_body: int) -> tuple[int, bytes] | None:
     """An error answer for a request the front refuses, or None to pass it to MLflow."""
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime not in ACCEPTED:
         return _error(415, f"Content-Type must be application/json (or text/csv, "
-                           f"application/x-parquet), got {content_type!r}"[:300])
+                           f"{' or '.join(PARQUET_TYPES)}), got {content_type!r}"[:300])
     if len(body) > max_body:
         return _error(413, f"request body over {max_body // 2**20} MiB; send fewer stars per request")
     if mime in JSON_TYPES:
+        if json_depth(body) > MAX_JSON_DEPTH:
+            return _too_deep()
         try:
             payload = json.loads(body)
+        except RecursionError:  # json_depth should have caught it; never a plain-text 500
+            return _too_deep()
         except (ValueError, UnicodeDecodeError) as exc:
             where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
             return _error(400, f"the body is not valid JSON{where}: "
@@ -118,6 +174,10 @@ class Front:
         if refused:
             return await _answer(send, *refused)
 
+        # MLflow reads the type from the scope's headers: hand it the spelling it knows
+        scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", [])
+                                      if k.lower() != b"content-type"]
+                 + [(b"content-type", mlflow_content_type(ctype).encode("latin-1"))]}
         sent = False
 
         async def replay():
@@ -152,7 +212,7 @@ class Front:
             err = json.loads(out)
             message = str(err.get("message", ""))
             code = str(err.get("error_code", "BAD_REQUEST"))
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             message, code = out.decode("utf-8", "replace"), "BAD_REQUEST"
         if len(message) > self.max_error:
             message = message[: self.max_error] + f"... ({len(message)} characters, cut)"
