@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import re
 import shutil
 import tempfile
@@ -26,7 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rrlfeh.errors import describe
+from rrlfeh.redact import redact
 from rrlfeh.serving.sanity import SOURCE_ID_MAX
+
+log = logging.getLogger(__name__)
 
 JSON_TYPES = ("application/json",)
 # MLflow 3.17 reads only application/vnd.apache.parquet (scoring_server.CONTENT_TYPE_PARQUET);
@@ -150,6 +155,15 @@ class Front:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] != "/invocations" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
+        try:
+            return await self._invocation(scope, receive, send)
+        except Exception as exc:  # the front's boundary: one JSON line, never a plain-text 500
+            log.exception("request failed in the front")
+            line = describe(exc) or (f"the server failed on this request ({type(exc).__name__}); "
+                                     "its log has the details")
+            return await _answer(send, *_error(500, redact(line)[: self.max_error], "INTERNAL_ERROR"))
+
+    async def _invocation(self, scope, receive, send):
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         ctype = headers.get(b"content-type", b"").decode("latin-1") or None
         length = headers.get(b"content-length", b"")
