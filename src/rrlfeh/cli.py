@@ -212,13 +212,20 @@ def predict(
     spark_master: Optional[str] = typer.Option(None, "--spark-master", help="default predict.spark_master"),
     plots: Optional[Path] = typer.Option(None, "--plots", help="folder for the sky map and the [Fe/H] comparison"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    settings: list[str] = typer.Option(
+        [], "--set", help="KEY=VALUE: override one of the model's own settings (e.g. error_scale=1); "
+                          "recorded in the catalogue's provenance"),
     params: Path = PARAMS,
 ) -> None:
-    """[Fe/H] for every star of a catalogue with a registered model; prints counts that reconcile."""
+    """[Fe/H] for every star of a catalogue with a registered model; prints counts that reconcile.
+
+    The model computes with the settings it was registered with (min_epochs, error terms, sanity
+    ranges); params.yaml's predict section gives only chunk_stars, n_jobs and spark_master here."""
     import dataclasses
     import json
 
     use_keras_backend("tensorflow")  # the served model's backend
+    from rrlfeh.serving.model_files import parse_overrides
     from rrlfeh.serving.predict import run_predict
 
     if engine not in ("local", "spark"):
@@ -226,7 +233,8 @@ def predict(
     cfg = _params(params).predict
     if spark_master:
         cfg = dataclasses.replace(cfg, spark_master=spark_master)
-    counts = run_predict(cfg, model, inputs, output, engine, plots=plots, progress=progress)
+    counts = run_predict(cfg, model, inputs, output, engine, plots=plots, progress=progress,
+                         overrides=parse_overrides(settings))
     typer.echo(json.dumps(counts, indent=2))
 
 

@@ -244,3 +244,50 @@ def test_chunk_rows_reasons_without_a_model():
     with pytest.raises(DataError, match="more than once"):
         star_rows.reconcile(stars, seen, star_rows.empty_predicted(),
                             star_rows.concat_rejects([rejects, rejects, missing]))
+
+
+def test_the_model_computes_with_its_own_config_not_the_workspace_params(predicted, gaia_dir, tmp_path):
+    """Two workspaces whose params.yaml predict sections differ give the same catalogue (the
+    registered version's config is the truth); an explicit override changes it and is recorded."""
+    _, out = predicted
+    a, _, _ = read_catalogue(out)
+    other = _cfg(n_jobs=1, chunk_stars=7, min_epochs=500, error_scale=5.0, extra_error=0.3,
+                 time_window=[0.0, 1.0], period_range=[0.9, 1.0])
+    run_predict(other, URI, [gaia_dir], tmp_path / "b.ecsv", "local", progress=False)
+    b, meta_b, _ = read_catalogue(tmp_path / "b.ecsv")
+    pd.testing.assert_frame_equal(a, b)
+    logged = json.loads(meta_b["model_config"])
+    assert logged["error_scale"] == tiny_params().predict.error_scale and logged["min_epochs"] != 500
+    assert json.loads(meta_b["model_config_overrides"]) == {}
+
+    run_predict(other, URI, [gaia_dir], tmp_path / "c.ecsv", "local", progress=False,
+                overrides={"error_scale": 3.0})
+    c, meta_c, _ = read_catalogue(tmp_path / "c.ecsv")
+    assert json.loads(meta_c["model_config_overrides"]) == {"error_scale": 3.0}
+    assert json.loads(meta_c["model_config"])["error_scale"] == 3.0
+    np.testing.assert_array_equal(c["feh"], a["feh"])
+    assert (c["feh_error"] >= a["feh_error"]).all() and (c["feh_error"] > a["feh_error"]).any()
+
+
+def test_set_and_a_manifest_missing_a_preprocessing_key_are_one_line(store, gaia_dir, tmp_path):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    model = Path(mlflow.artifacts.download_artifacts(URI, dst_path=str(tmp_path / "model")))
+
+    def predict(*extra):
+        return subprocess.run([str(BIN / "rrlfeh"), "predict", "--input", str(gaia_dir), "--output",
+                               str(tmp_path / "x.parquet"), "--no-progress", "--model", str(model),
+                               *extra], capture_output=True, text=True, env=env, timeout=300)
+
+    for bad, words in ((["--set", "smoothing=1"], "expected KEY=VALUE with KEY one of"),
+                       (["--set", "error_scale=-1"], "error_scale must be in (0, 100)")):
+        proc = predict(*bad)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        assert words in proc.stderr.strip().splitlines()[-1]
+    manifest = next(model.rglob("manifest.json"))
+    data = json.loads(manifest.read_text())
+    del data["preprocess"]["smoothing"]
+    manifest.write_text(json.dumps(data))
+    proc = predict()
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "preprocessing options missing ['smoothing']" in line and "manifest.json" in line, line

@@ -44,6 +44,7 @@ FITS_KEYS = {
     "model_uri": "MODELURI", "model_name": "MODEL", "model_version": "MODELVER",
     "model_alias": "MODALIAS", "model_run_id": "RUNID", "model_git_commit": "MODELGIT",
     "created_utc": "DATE", "rrlfeh_version": "SOFTVER", "inputs": "INPUTS",
+    "model_config": "MODELCFG", "model_config_overrides": "MODELSET",
 }
 PARQUET_META_KEY = b"rrlfeh.provenance"
 

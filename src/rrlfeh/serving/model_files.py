@@ -37,3 +37,53 @@ def fetch_model(load_uri: str, dst: Path) -> str:
     except OSError as exc:  # a local path that does not exist, a refused connection
         raise DataError(f"cannot fetch model {redact(load_uri)!r}: {redact(exc)}") from None
     return check_model_folder(Path(local), load_uri)
+
+
+def logged_config(model_path: str | Path) -> dict:
+    """The model_config a model was logged with (MLmodel: flavors.python_function.config): the
+    registered version's own inference settings."""
+    import yaml
+
+    mlmodel = yaml.safe_load((Path(model_path) / "MLmodel").read_text()) or {}
+    return dict(mlmodel.get("flavors", {}).get("python_function", {}).get("config") or {})
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """`--set KEY=VALUE` pairs (VALUE in YAML: 2.61, true, [0.1, 1.5]) for the model's own config
+    keys, checked as params.yaml's predict section is; ConfigError naming the bad pair."""
+    import yaml
+
+    from rrlfeh.config.loader import ConfigError, from_dict
+    from rrlfeh.config.serving import PredictConfig
+    from rrlfeh.serving.pyfunc import MODEL_CONFIG_KEYS
+
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or key.strip() not in MODEL_CONFIG_KEYS:
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE with KEY one of "
+                              f"{list(MODEL_CONFIG_KEYS)}")
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {pair!r}: the value is not YAML ({exc.problem})") from None
+    from_dict(PredictConfig, out, where="--set")  # types and ranges, as for params.yaml
+    return out
+
+
+def effective_config(model_path: str | Path, overrides: dict) -> dict:
+    """What the model computes with: its own logged config, then the user's explicit overrides
+    (MLflow's MLFLOW_PYFUNC_INFERENCE_CONFIG, then `--set`). As MLflow applies them, only keys the
+    model was logged with can be overridden: another is refused here rather than ignored there."""
+    import json
+    import os
+
+    from rrlfeh.config.loader import ConfigError
+
+    own = logged_config(model_path)
+    env = json.loads(os.environ.get("MLFLOW_PYFUNC_INFERENCE_CONFIG") or "{}")
+    unknown = sorted(set(env) - set(own)) + sorted(set(overrides) - set(own))
+    if unknown:
+        raise ConfigError(f"the model at {model_path} has no setting {unknown} (logged with "
+                          f"{sorted(own)}); it cannot be overridden")
+    return own | env | dict(overrides)

@@ -12,6 +12,7 @@ every star in = stars in the catalogue + stars in <output>_rejected.parquet, eac
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 import tempfile
 import time
@@ -33,15 +34,20 @@ from rrlfeh.runtime import configure_keras_worker, resolve_jobs
 from rrlfeh.serving import star_rows
 from rrlfeh.serving.catalogue import (catalogue_format, check_writable, model_provenance, rejects_path,
                                       write_catalogue)
-from rrlfeh.serving.model_files import fetch_model
-from rrlfeh.serving.registry import model_config  # min_epochs, ensemble_size, batch_size
+from rrlfeh.serving.model_files import effective_config, fetch_model
 
 ENGINES = ("local", "spark")
 
 
 def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: Path, engine: str,
-                plots: Path | None = None, progress: bool = True) -> dict:
-    """Predict every star of `inputs`, write the catalogue and its rejects; return the counts."""
+                plots: Path | None = None, progress: bool = True, overrides: dict | None = None
+                ) -> dict:
+    """Predict every star of `inputs`, write the catalogue and its rejects; return the counts.
+
+    The model computes with its own logged config (the registered version's min_epochs, error
+    terms, sanity ranges), whatever the workspace's params.yaml says; `overrides` (`--set`) change
+    it explicitly and are recorded in the catalogue's provenance. `cfg` gives the batch-only
+    settings (chunk_stars, n_jobs, spark_master)."""
     output = Path(output)
     catalogue_format(output)  # a bad extension or an unwritable place fails now, not after an hour
     check_writable(output)
@@ -64,13 +70,14 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
     screening = {"duplicate_epochs_dropped": 0, "stars_with_duplicate_epochs": 0}
     with tempfile.TemporaryDirectory(prefix="rrlfeh-model-") as tmp:
         model_path = fetch_model(load_uri, Path(tmp))
+        config = effective_config(model_path, overrides or {})
         if engine == "spark":
             from rrlfeh.serving.spark import predict_spark
 
-            predicted, rejects, seen = predict_spark(cfg, model_path, files.epochs, stars)
+            predicted, rejects, seen = predict_spark(cfg, model_path, config, files.epochs, stars)
         else:
-            predicted, rejects, seen = predict_local(cfg, model_path, files.epochs, stars, progress,
-                                                     screening)
+            predicted, rejects, seen = predict_local(cfg, model_path, config, files.epochs, stars,
+                                                     progress, screening)
     wall = time.perf_counter() - start
 
     rejects = star_rows.concat_rejects([rejects, star_rows.missing_stars(stars, seen)])
@@ -80,6 +87,8 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
     provenance.update(
         created_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         rrlfeh_version=_version(), inputs=";".join(str(p) for p in inputs),
+        model_config=json.dumps(config, sort_keys=True),
+        model_config_overrides=json.dumps(overrides or {}, sort_keys=True),
     )
     write_outputs(catalogue, rejects, output, provenance)
     if engine == "local":
@@ -108,8 +117,8 @@ def write_outputs(catalogue: pd.DataFrame, rejects: pd.DataFrame, output: Path,
                         "the files already there are kept") from exc
 
 
-def predict_local(cfg: PredictConfig, model_path: str, epoch_paths: list[Path], stars: pd.DataFrame,
-                  progress: bool = True, counts: dict | None = None
+def predict_local(cfg: PredictConfig, model_path: str, config: dict, epoch_paths: list[Path],
+                  stars: pd.DataFrame, progress: bool = True, counts: dict | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Stream the epoch files through the model: (predicted rows, rejects, every source_id seen).
     Impossible stars are rejected before the model (serving/sanity.py, as the model itself does);
@@ -122,7 +131,7 @@ def predict_local(cfg: PredictConfig, model_path: str, epoch_paths: list[Path], 
 
     predicted, rejects, seen, issues = [], [], [], []
     known = stars["source_id"].to_numpy()
-    bounds, tally = Bounds.of(cfg), counts if counts is not None else {}
+    bounds, tally = Bounds.of(config), counts if counts is not None else {}
 
     def model_rows() -> Iterator[pd.DataFrame]:
         for epochs in iter_epoch_batches(epoch_paths, cfg.chunk_stars, issues):
@@ -137,7 +146,7 @@ def predict_local(cfg: PredictConfig, model_path: str, epoch_paths: list[Path], 
     n_jobs = max(n_jobs, 1)
     with tqdm(total=len(stars), unit="star", disable=not progress, desc="predict") as bar:
         runner = _predict_in_process if n_jobs == 1 else _predict_in_pool
-        for rows, out in runner(model_path, model_config(cfg), model_rows(), n_jobs):
+        for rows, out in runner(model_path, config, model_rows(), n_jobs):
             ok, rej = star_rows.split_output(rows, out)
             predicted.append(ok)
             rejects.append(rej)

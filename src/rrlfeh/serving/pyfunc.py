@@ -98,18 +98,31 @@ def load_type_model(folder: Path, ensemble_size: int) -> TypeModel:
     return TypeModel(key=str(manifest["type"]).lower(), manifest=manifest, models=models)
 
 
-def preprocess_kwargs(preprocess_cfg: dict, n_points: int, min_epochs: int) -> dict[str, Any]:
+def preprocess_kwargs(preprocess_cfg: dict, n_points: int, min_epochs: int,
+                      where: str = "manifest") -> dict[str, Any]:
     """Keyword arguments of preprocess_arrays from the manifest's preprocess config.
 
-    Every config key preprocess_arrays accepts is passed as training used it, so serving cannot
-    drift from training; min_epochs is the inference threshold (below the training cut), never
-    below the preprocessing's own floor for a meaningful fit.
+    The manifest stores the curve options as training used them, and serving takes them as they
+    are: a key preprocessing needs that is missing, or a key no preprocessing config has (a
+    renamed option), is a DataError naming it, never a silent default. min_epochs is the
+    inference threshold (below the training cut), never below the preprocessing's own floor for
+    a meaningful fit.
     """
+    import dataclasses
+
+    from rrlfeh.config.preprocess import PreprocessConfig
+    from rrlfeh.errors import DataError
     from rrlfeh.features.tensors import preprocess_arrays
 
-    accepted = inspect.signature(preprocess_arrays).parameters
-    kwargs = {k: v for k, v in preprocess_cfg.items() if k in accepted}
-    floor = int(preprocess_cfg.get("min_epochs", 1))
+    known = {f.name for f in dataclasses.fields(PreprocessConfig)}
+    needed = (set(inspect.signature(preprocess_arrays).parameters) & known) - {"n_points"}
+    unknown, missing = sorted(set(preprocess_cfg) - known), sorted(needed - set(preprocess_cfg))
+    problems = [f"unknown {unknown}"] * bool(unknown) + [f"missing {missing}"] * bool(missing)
+    if problems:
+        raise DataError(f"{where}: preprocessing options {' and '.join(problems)}: the model was "
+                        "made by another rrlfeh version; serve it with that version or train it again")
+    kwargs = {k: preprocess_cfg[k] for k in sorted(needed)}
+    floor = int(preprocess_cfg["min_epochs"])
     kwargs.update(n_points=n_points, min_epochs=max(int(min_epochs), floor))
     return kwargs
 
@@ -137,7 +150,8 @@ class FehModel(mlflow.pyfunc.PythonModel):
                 tm.warm_up()
             self.types[tm.key] = tm
             self.curve_options[tm.key] = preprocess_kwargs(
-                tm.manifest.get("preprocess", {}), tm.n_points, self.min_epochs)
+                tm.manifest.get("preprocess", {}), tm.n_points, self.min_epochs,
+                where=f"model type {tm.key} ({Path(path).name}/manifest.json)")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from rrlfeh.features.tensors import preprocess_arrays

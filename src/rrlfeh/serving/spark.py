@@ -23,7 +23,6 @@ from rrlfeh.config.serving import PredictConfig
 from rrlfeh.core import curve
 from rrlfeh.errors import DataError
 from rrlfeh.serving import star_rows
-from rrlfeh.serving.registry import model_config
 
 RESULT_TYPE = curve.spark_type(curve.OUTPUT)
 STAGED_COLUMNS = list(curve.EPOCH_COLUMNS)
@@ -57,9 +56,10 @@ def stage_epochs(epoch_paths: list[Path], chunk_stars: int, out_dir: Path, issue
     return out_dir
 
 
-def predict_spark(cfg: PredictConfig, model_path: str, epoch_paths: list[Path],
+def predict_spark(cfg: PredictConfig, model_path: str, config: dict, epoch_paths: list[Path],
                   stars: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """(predicted rows, rejects, every source_id seen), as serving.predict.predict_local returns."""
+    """(predicted rows, rejects, every source_id seen), as serving.predict.predict_local returns;
+    the model computes with `config` (its own, with the user's overrides)."""
     import mlflow
     from pyspark.sql import functions as F
 
@@ -83,7 +83,7 @@ def predict_spark(cfg: PredictConfig, model_path: str, epoch_paths: list[Path],
         catalogue = spark.createDataFrame(stars[["source_id", "type", "period", "epoch_g"]])
         rows = curves.join(catalogue, on="source_id", how="inner").select(*star_rows.MODEL_INPUT)
         model = mlflow.pyfunc.spark_udf(spark, model_path, result_type=RESULT_TYPE,
-                                        env_manager="local", model_config=model_config(cfg))
+                                        env_manager="local", model_config=config)
         out = (rows.withColumn("pred", model(*star_rows.MODEL_INPUT))
                .select(F.col("source_id").alias("input_id"), "pred.*")
                .toPandas())
