@@ -12,8 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
+import io  # noqa: E402
+import re  # noqa: E402
 import zipfile  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from model_fixture import register_tiny, simulate, tiny_workspace  # noqa: E402,F401
@@ -59,3 +62,41 @@ def model_dir(tiny_workspace, tmp_path_factory):  # noqa: F811
 
 def write_vari(root: Path, vari: pd.DataFrame) -> None:
     schema.conform(vari, "vari_rrlyrae").to_csv(root / "vari_rrlyrae.csv", index=False)
+
+
+VOTABLE_COLUMNS = ["source_id", "transit_id", "band", "time", "mag", "rejected_by_variability"]
+
+
+def epoch_votable(epochs: pd.DataFrame, serialization: str = "binary",
+                  band_arraysize: str | None = None) -> bytes:
+    """Epoch rows as astropy writes a VOTable (binary, binary2 or tabledata); band as `char`, the
+    archive's datatype, of fixed length unless `band_arraysize` says otherwise ("*": each value
+    with its length)."""
+    from astropy.io.votable import from_table
+    from astropy.table import Table
+
+    table = Table.from_pandas(epochs[VOTABLE_COLUMNS].reset_index(drop=True))
+    table["band"] = np.char.encode(np.asarray(epochs["band"], dtype=str), "ascii")
+    vot = from_table(table)
+    if band_arraysize is not None:
+        vot.get_first_table().get_field_by_id("band").arraysize = band_arraysize
+    buf = io.BytesIO()
+    vot.to_xml(buf, tabledata_format=serialization)
+    return buf.getvalue()
+
+
+def set_field(xml: bytes, name: str, **attrs: str) -> bytes:
+    """`xml` with the FIELD called `name` given these attribute values (the header lies; the data
+    is left as it was written)."""
+    def edit(m: re.Match) -> bytes:
+        tag = m.group(0)
+        for key, value in attrs.items():
+            new = f'{key}="{value}"'.encode()
+            tag, n = re.subn(rb"\b" + key.encode() + rb'="[^"]*"', new, tag)
+            if not n:
+                tag = tag.replace(b"<FIELD ", b"<FIELD " + new + b" ", 1)
+        return tag
+
+    out, n = re.subn(rb'<FIELD [^>]*\bname="' + name.encode() + rb'"[^>]*>', edit, xml)
+    assert n == 1, f"no FIELD {name} in the VOTable"
+    return out

@@ -3,7 +3,8 @@
 CSV and Parquet go through pandas/pyarrow (fast, chunked); ECSV, VOTable and FITS through
 astropy.table (FITS chunked through a memory map). Every failure becomes a DataError that names
 the file: an archive error page saved instead of data, a truncated download, a source_id column
-stored as floating point (19-digit Gaia ids do not survive a double), the archive's RAW layout.
+stored as floating point (19-digit Gaia ids do not survive a double), the archive's RAW layout,
+a VOTable whose header does not fit its data (core/votable_check.py).
 Tables come back raw (the caller conforms them to its schema).
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rrlfeh.core.votable_check import check_votable
 from rrlfeh.errors import DataError
 
 # suffix -> format; ".gz" on top of csv/ecsv/xml/fits is read transparently.
@@ -179,14 +181,19 @@ def _read_ecsv(path, rows, data, where) -> Iterator[pd.DataFrame]:
 def _read_votable(path, rows, data, where) -> Iterator[pd.DataFrame]:
     from astropy.io import votable
 
-    vot = votable.parse(_source(path, data))
+    # astropy allocates from the header and stops silently at a short read: size it first
+    counts = check_votable(_source(path, data), where)
+    vot = votable.parse(_source(path, data), table_number=0)  # only the first table is read
     for resource in vot.resources:
         for info in resource.infos:
             if info.name == "QUERY_STATUS" and str(info.value).upper() == "ERROR":
                 raise DataError(f"{where}: the archive answered with an error: {info.content}")
-    tables = list(vot.iter_tables())
-    if not tables:
+    tables = [t for t in vot.iter_tables() if not t.is_empty()]
+    if not tables or not counts:
         raise DataError(f"{where}: the VOTable holds no table")
+    if len(tables[0].array) != counts[0]:
+        raise DataError(f"{where}: the VOTable's data holds {counts[0]} rows but "
+                        f"{len(tables[0].array)} could be read; a corrupt file?")
     yield astropy_to_frame(tables[0].to_table(use_names_over_ids=True), where)
 
 
