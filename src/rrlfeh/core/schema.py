@@ -85,6 +85,33 @@ class SchemaError(DataError):
     """A table does not have the columns or types of its Gaia DR3 layout."""
 
 
+def _spelling(names: tuple[str, ...]):
+    """A function giving a value of a categorical column its archive spelling (one of `names`)
+    whatever its case and spacing; any other value comes back unchanged."""
+    known = {name.lower(): name for name in names}
+
+    def spell(value):
+        if not isinstance(value, str):
+            return value
+        return known.get("".join(value.split()).lower(), value)
+
+    return spell
+
+
+# Users and archives write 'RRAB', ' rrab ', 'g': the one place those become the archive's
+# spelling, so every reader (clean, predict, the served model) sees the same categories. An
+# unknown type stays as it was written (the model answers it `unknown_type`).
+canonical_type = _spelling(TYPES)
+canonical_band = _spelling(BANDS)
+CATEGORIES = {"best_classification": canonical_type, "band": canonical_band}
+
+
+def _spell_column(s: pd.Series, spell) -> pd.Series:
+    # each distinct value once: a chunk of 10^6 epoch rows holds a handful of bands
+    fix = {v: spell(v) for v in s.dropna().unique() if spell(v) != v}
+    return s.replace(fix) if fix else s
+
+
 def _examples(df: pd.DataFrame, bad: pd.Series, column: str, n: int = 5) -> str:
     rows = df.loc[bad]
     ids = rows["source_id"].head(n).tolist() if "source_id" in df.columns else rows.index[:n].tolist()
@@ -122,6 +149,8 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
         try:
             if dtype == "string":
                 s = s.astype("string").str.strip()
+                if col in CATEGORIES:
+                    s = _spell_column(s, CATEGORIES[col])
             elif dtype == "bool":
                 s = _to_bool(s)
             elif dtype == "int64":
@@ -254,7 +283,8 @@ class TableWriter:
 
 
 def period_of(vari: pd.DataFrame) -> pd.Series:
-    """The pulsation period used for folding: pf for RRab, p1_o for RRc (NaN otherwise)."""
+    """The pulsation period used for folding: pf for RRab, p1_o for RRc (NaN otherwise), of a
+    conformed table (its types spelled as the archive does)."""
     cls = vari["best_classification"].astype("string")
     # a missing class is neither type (a bare `cls == "RRab"` holds <NA>, which np.where refuses)
     is_ab = cls.eq("RRab").fillna(False).to_numpy(dtype=bool)
