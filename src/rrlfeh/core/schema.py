@@ -138,12 +138,7 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
     n = len(df)
     for col, (dtype, _) in spec.items():
         if col not in df.columns:
-            if dtype == "string":
-                out[col] = pd.Series([pd.NA] * n, dtype="string", index=df.index)
-            elif dtype in _MISSING:
-                out[col] = pd.Series(np.full(n, _MISSING[dtype]), dtype=dtype, index=df.index)
-            else:
-                out[col] = pd.Series(np.full(n, np.nan), dtype=dtype, index=df.index)
+            out[col] = _missing_column(dtype, n, df.index)
             continue
         s = df[col]
         try:
@@ -185,6 +180,15 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
             raise SchemaError(f"{table}.{col}: cannot convert to {dtype}: {exc}") from exc
         out[col] = s
     return pd.DataFrame(out).reset_index(drop=True)
+
+
+def _missing_column(dtype: str, n: int, index) -> pd.Series:
+    """An optional column the input lacks: missing values of its dtype."""
+    if dtype == "string":
+        return pd.Series([pd.NA] * n, dtype="string", index=index)
+    if dtype in _MISSING:
+        return pd.Series(np.full(n, _MISSING[dtype]), dtype=dtype, index=index)
+    return pd.Series(np.full(n, np.nan), dtype=dtype, index=index)
 
 
 def _to_bool(s: pd.Series) -> pd.Series:
