@@ -80,6 +80,17 @@ def test_a_lying_nrows_is_refused_before_allocating(tmp_path, epochs, fmt):
     _refused(_file(tmp_path, xml), "nrows")
 
 
+def test_array_cells_are_one_line_naming_the_file(tmp_path, epochs):
+    """Found by the fuzzer: source_id declared arraysize="*" in TABLEDATA reads as one array per
+    cell, and the schema error printed their reprs over several lines."""
+    xml = set_field(epoch_votable(epochs.head(3), "tabledata"), "source_id", arraysize="*")
+    path = _file(tmp_path, xml)
+    with pytest.raises(DataError) as err:
+        list(iter_epoch_batches([path], 100))
+    assert "\n" not in str(err.value).strip() and str(path) in str(err.value), str(err.value)
+    assert "source_id" in str(err.value)
+
+
 def test_a_lying_arraysize_in_tabledata_is_refused_before_allocating(tmp_path, epochs):
     xml = set_field(epoch_votable(epochs, "tabledata"), "band", arraysize="1000000000")
     _refused(_file(tmp_path, xml), "band")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from xml.parsers.expat import ExpatError
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rrlfeh.core.votable_check import check_votable
@@ -216,7 +217,9 @@ def _read_fits(path, rows, data, where) -> Iterator[pd.DataFrame]:
 
 def astropy_to_frame(table, where: str) -> pd.DataFrame:
     """An astropy Table as a DataFrame (masked values -> missing, bytes -> str)."""
-    multi = [c for c in table.colnames if table[c].ndim > 1]
+    # fixed-size arrays are 2-D columns; variable-length ones (arraysize="*") cells of arrays
+    multi = [c for c in table.colnames if table[c].ndim > 1
+             or (table[c].dtype == object and any(isinstance(v, np.ndarray) for v in table[c]))]
     if multi:
         raise DataError(
             f"{where}: columns {multi[:5]} hold arrays (the archive's RAW data structure); "

@@ -116,7 +116,12 @@ def _examples(df: pd.DataFrame, bad: pd.Series, column: str, n: int = 5) -> str:
     rows = df.loc[bad]
     ids = rows["source_id"].head(n).tolist() if "source_id" in df.columns else rows.index[:n].tolist()
     vals = rows[column].head(n).tolist()
-    return f"e.g. source_id {ids} with values {vals}"
+    return f"e.g. source_id {_one_line(ids)} with values {_one_line(vals)}"
+
+
+def _one_line(values: list) -> str:
+    """Values as one short line: a cell may hold an array, whose repr spans lines."""
+    return "[" + ", ".join(" ".join(str(v).split())[:40] for v in values) + "]"
 
 
 def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
