@@ -22,6 +22,7 @@ import pytest  # noqa: E402
 from model_fixture import register_tiny, simulate, tiny_workspace  # noqa: E402,F401
 
 from rrlfeh.core import schema  # noqa: E402
+from rrlfeh.serving import payload, sanity, star_rows  # noqa: E402
 
 
 def per_source_zip(path: Path, epochs: pd.DataFrame, ext: str = ".csv") -> Path:
@@ -100,3 +101,27 @@ def set_field(xml: bytes, name: str, **attrs: str) -> bytes:
     out, n = re.subn(rb'<FIELD [^>]*\bname="' + name.encode() + rb'"[^>]*>', edit, xml)
     assert n == 1, f"no FIELD {name} in the VOTable"
     return out
+
+
+def _request_outcome(req: payload.Request, rows_only: bool = False) -> dict:
+    """Per star of a model request: its reason so far (or 'model'), type key, period (as text, so
+    that NaN equals NaN) and number of epochs; the same request gives the same preprocessing."""
+    return {int(sid): (req.reason[i] or "model", req.type_key[i] or "unknown_type",
+                       f"{req.period[i]:.9g}", len(req.times[i]))
+            for i, sid in enumerate(req.source_id) if not rows_only or req.n_epochs[i]}
+
+
+def predict_outcome(vari: pd.DataFrame, epochs: pd.DataFrame) -> dict:
+    """Per star, what decides its answer in `rrlfeh predict` before the GRU: its reject reason
+    (star_rows), else the request the model is sent."""
+    stars = star_rows.star_table(schema.conform(vari, "vari_rrlyrae"))
+    rows, rejects, _ = star_rows.chunk_rows(schema.conform(epochs, "epoch_photometry"), stars,
+                                            sanity.Bounds())
+    out = {int(s): ("rejected", r) for s, r in zip(rejects["source_id"], rejects["reason"])}
+    return out | _request_outcome(payload.parse_request(rows))
+
+
+def served_outcome(vari: pd.DataFrame, epochs: pd.DataFrame) -> dict:
+    """The same for the served model, sent the stars with epochs as payload builds them."""
+    req = payload.parse_request(payload.model_input_from_tables(vari, epochs))
+    return _request_outcome(req, rows_only=True)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import per_source_zip
+from conftest import per_source_zip, predict_outcome, served_outcome
 from model_fixture import simulate, tiny_params
 
 from rrlfeh.core import schema
-from rrlfeh.serving import payload, sanity, star_rows
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.predict import run_predict
 
@@ -46,27 +45,6 @@ def test_every_spelling_of_a_band_is_the_archives():
     assert got == [c for c, _ in spellings]
 
 
-def _outcome(vari: pd.DataFrame, epochs: pd.DataFrame) -> dict:
-    """Per star, what decides its answer before the GRU: predict's rejects, else the model's
-    request (reason, type key, period, epochs); the same request gives the same preprocessing."""
-    stars = star_rows.star_table(schema.conform(vari, "vari_rrlyrae"))
-    rows, rejects, _ = star_rows.chunk_rows(schema.conform(epochs, "epoch_photometry"), stars,
-                                            sanity.Bounds())
-    req = payload.parse_request(rows)
-    out = {int(s): ("rejected", r) for s, r in zip(rejects["source_id"], rejects["reason"])}
-    for i, sid in enumerate(req.source_id):
-        out[int(sid)] = (req.reason[i] or "model", req.type_key[i] or "unknown_type",
-                         f"{req.period[i]:.9g}", len(req.times[i]))  # text: NaN == NaN
-    return out
-
-
-def _served(vari: pd.DataFrame, epochs: pd.DataFrame) -> dict:
-    req = payload.parse_request(payload.model_input_from_tables(vari, epochs))
-    return {int(s): (req.reason[i] or "model", req.type_key[i] or "unknown_type",
-                     f"{req.period[i]:.9g}", len(req.times[i]))
-            for i, s in enumerate(req.source_id) if req.n_epochs[i]}
-
-
 def test_predict_and_the_served_model_agree_on_every_spelling():
     data = simulate(6, seed=9)
     vari, epochs = data["vari_rrlyrae"], data["epoch_photometry"]
@@ -77,9 +55,9 @@ def test_predict_and_the_served_model_agree_on_every_spelling():
     canonical = vari.assign(best_classification=schema.conform(spelled, "vari_rrlyrae")[
         "best_classification"].to_numpy())
     bands = epochs.assign(band=[rng.choice(BAND_SPELLINGS[b]) for b in epochs["band"]])
-    want = _outcome(canonical, epochs)
-    assert _outcome(spelled, bands) == want
-    assert {s: o for s, o in want.items() if o[0] != "rejected"} == _served(spelled, bands)
+    want = predict_outcome(canonical, epochs)
+    assert predict_outcome(spelled, bands) == want
+    assert {s: o for s, o in want.items() if o[0] != "rejected"} == served_outcome(spelled, bands)
     rrd = int(vari["source_id"].iloc[-1])
     assert want[rrd][1] == "unknown_type"
     assert sum(o[0] == "model" for o in want.values()) == len(vari) - 1
