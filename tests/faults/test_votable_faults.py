@@ -96,6 +96,24 @@ def test_a_lying_arraysize_in_tabledata_is_refused_before_allocating(tmp_path, e
     _refused(_file(tmp_path, xml), "band")
 
 
+@pytest.mark.parametrize("arraysize", ["9" * 400, "x".join(["999999999"] * 40), "1000000000x*"])
+@pytest.mark.parametrize("fmt", ["binary", "tabledata"])
+def test_an_absurd_arraysize_is_one_line(tmp_path, epochs, fmt, arraysize):
+    """No arithmetic on it overflows, and the line quotes only its start."""
+    line = _refused(_file(tmp_path, set_field(epoch_votable(epochs, fmt), "mag", arraysize=arraysize)),
+                    "'mag'")
+    assert len(line) < len(str(tmp_path)) + 300
+
+
+def test_a_table_that_refers_to_anothers_fields_is_read(tmp_path, epochs):
+    """TABLE ref="...": no FIELDs of its own, the referenced table's layout is its layout."""
+    doc = epoch_votable(epochs, "binary").decode()
+    head, table, tail = doc.partition("<TABLE>")[0], *doc.partition("<TABLE>")[2].partition("</TABLE>")[::2]
+    data = table[table.index("<DATA>"):]
+    xml = f'{head}<TABLE ID="t1">{table}</TABLE><TABLE ref="t1">{data}</TABLE>{tail}'
+    assert len(read_table_file(_file(tmp_path, xml.encode()))) == len(epochs)
+
+
 def test_data_outside_the_file_is_not_fetched(tmp_path, epochs):
     """A STREAM may point elsewhere (href=http://, file://): astropy would fetch it. Data that is
     not in the file is not read (nor can it be sized against the file)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rrlfeh.errors import DataError
@@ -30,7 +29,8 @@ _BITS = {"boolean": 8, "bit": 1, "unsignedByte": 8, "short": 16, "int": 32, "lon
          "doubleComplex": 128}
 _MEMORY = {"boolean": 1, "bit": 1, "unsignedByte": 1, "short": 2, "int": 4, "long": 8, "char": 4,
            "unicodeChar": 4, "float": 4, "double": 8, "floatComplex": 8, "doubleComplex": 16}
-_POINTER = 8  # a variable-length value is an object in astropy's array; its items are in the file
+_POINTER = 8  # a variable-length value is an object in astropy's array
+_DIGITS = 18  # an arraysize or nrows longer than this is no size a file can have
 FIRST_ROWS = 512  # astropy allocates this many rows as soon as a table has one
 MIN_BUDGET = 64 * 2**20  # what any table may take, however small its file
 BUDGET_PER_BYTE = 16  # beyond that, bytes of table per byte of file (chars take 4; bits 8)
@@ -51,11 +51,16 @@ class _Field:
         return math.ceil(self.items * count * _BITS[self.datatype] / 8)
 
     def memory_bytes(self) -> int:
-        return _POINTER if self.variable else self.items * _MEMORY[self.datatype]
+        # astropy allocates the fixed part of a variable-length field too (its default value)
+        return self.items * _MEMORY[self.datatype] + (_POINTER if self.variable else 0)
 
     def describe(self) -> str:
-        size = f", arraysize {self.arraysize}" if self.arraysize else ""
+        size = f", arraysize {self.arraysize[:40]}" if self.arraysize else ""
         return f"FIELD {self.name!r} ({self.datatype}{size})"
+
+
+def _count(text: str) -> bool:
+    return text.isdigit() and len(text) <= _DIGITS
 
 
 def _field(attrs: dict, where: str) -> _Field:
@@ -68,16 +73,18 @@ def _field(attrs: dict, where: str) -> _Field:
     variable = bool(dims) and dims[-1].endswith("*")
     fixed = dims[:-1] if variable else dims
     bound = dims[-1][:-1] if variable else ""  # a number before the '*' is only an upper bound
-    if not all(d.isdigit() for d in fixed) or (bound and not bound.isdigit()):
-        raise DataError(f"{where}: FIELD {name!r} has arraysize {arraysize!r}, not a VOTable "
-                        "arraysize (e.g. 8, 3x2, *, 10*)")
-    return _Field(name, datatype, arraysize, math.prod(int(d) for d in fixed), variable)
+    items = math.prod(int(d) for d in fixed) if all(_count(d) for d in fixed) else -1
+    if not 0 <= items < 10**_DIGITS or (bound and not _count(bound)):
+        raise DataError(f"{where}: FIELD {name!r} has arraysize {arraysize[:40]!r}, not a "
+                        "VOTable arraysize a file can hold (e.g. 8, 3x2, *, 10*)")
+    return _Field(name, datatype, arraysize, items, variable)
 
 
 @dataclass
 class _Table:
     """What the header of one TABLE declares and what its data holds."""
 
+    id: str | None = None
     fields: list[_Field] = field(default_factory=list)
     nrows: int = 0
     serialization: str = ""  # TABLEDATA, BINARY, BINARY2 or FITS
@@ -108,7 +115,10 @@ def _tables(source, where: str) -> tuple[list[_Table], int]:
         with get_xml_iterator(counted.read) as events:
             for start, tag, data, _ in events:
                 if tag == "TABLE" and start:
-                    tables.append(_Table(nrows=_nrows(data.get("nrows"), where)))
+                    # a TABLE with `ref` has no FIELDs of its own: the referenced table's
+                    ref = [t for t in tables if t.id is not None and t.id == data.get("ref")]
+                    tables.append(_Table(data.get("ID"), list(ref[0].fields) if ref else [],
+                                         _nrows(data.get("nrows"), where)))
                 elif tables:
                     _table_event(tables[-1], start, tag, data, where)
     return tables, counted.n
@@ -117,8 +127,9 @@ def _tables(source, where: str) -> tuple[list[_Table], int]:
 def _nrows(value: str | None, where: str) -> int:
     if value is None:
         return 0
-    if not value.strip().isdigit():
-        raise DataError(f"{where}: TABLE nrows={value!r} is not a row count")
+    if not _count(value.strip()):
+        raise DataError(f"{where}: TABLE nrows={value[:40]!r} is not a row count a file can "
+                        "hold")
     return int(value)
 
 
@@ -193,10 +204,10 @@ def _check_memory(table: _Table, rows: int, file_bytes: int, where: str) -> None
         raise DataError(f"{where}: TABLE nrows={table.nrows} but its data holds {rows} rows; "
                         "a header that lies (not read)")
     worst = max(table.fields, key=lambda f: f.memory_bytes())
+    gib = worst.memory_bytes() * allocated / 2**30  # a float: items < 10**18, rows < 10**18
     raise DataError(
-        f"{where}: {worst.describe()} would take {worst.memory_bytes() * allocated / 2**30:.3g} "
-        f"GiB for {allocated} rows, far more than a {file_bytes}-byte file holds; "
-        "a wrong arraysize?")
+        f"{where}: {worst.describe()} would take {gib:.3g} GiB for {allocated} rows, far more "
+        f"than a {file_bytes}-byte file holds; a wrong arraysize?")
 
 
 def check_votable(source, where: str) -> list[int]:
