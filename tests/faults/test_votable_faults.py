@@ -100,15 +100,16 @@ def test_a_lying_arraysize_in_tabledata_is_refused_before_allocating(tmp_path, e
 @pytest.mark.parametrize("fmt", ["binary", "tabledata"])
 def test_an_absurd_arraysize_is_one_line(tmp_path, epochs, fmt, arraysize):
     """No arithmetic on it overflows, and the line quotes only its start."""
-    line = _refused(_file(tmp_path, set_field(epoch_votable(epochs, fmt), "mag", arraysize=arraysize)),
-                    "'mag'")
+    xml = set_field(epoch_votable(epochs, fmt), "mag", arraysize=arraysize)
+    line = _refused(_file(tmp_path, xml), "'mag'")
     assert len(line) < len(str(tmp_path)) + 300
 
 
 def test_a_table_that_refers_to_anothers_fields_is_read(tmp_path, epochs):
     """TABLE ref="...": no FIELDs of its own, the referenced table's layout is its layout."""
     doc = epoch_votable(epochs, "binary").decode()
-    head, table, tail = doc.partition("<TABLE>")[0], *doc.partition("<TABLE>")[2].partition("</TABLE>")[::2]
+    head, _, rest = doc.partition("<TABLE>")
+    table, _, tail = rest.partition("</TABLE>")
     data = table[table.index("<DATA>"):]
     xml = f'{head}<TABLE ID="t1">{table}</TABLE><TABLE ref="t1">{data}</TABLE>{tail}'
     assert len(read_table_file(_file(tmp_path, xml.encode()))) == len(epochs)
