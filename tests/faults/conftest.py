@@ -14,13 +14,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 import os  # noqa: E402
 import subprocess  # noqa: E402
+import io  # noqa: E402
+import re  # noqa: E402
 import zipfile  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from model_fixture import register_tiny, simulate, tiny_workspace  # noqa: E402,F401
 
 from rrlfeh.core import schema  # noqa: E402
+from rrlfeh.serving import payload, sanity, star_rows  # noqa: E402
 
 
 def per_source_zip(path: Path, epochs: pd.DataFrame, ext: str = ".csv") -> Path:
@@ -84,3 +88,65 @@ def one_line(proc: subprocess.CompletedProcess, *words: str) -> str:
     for word in words:
         assert word in errors[0], errors[0]
     return errors[0]
+
+
+VOTABLE_COLUMNS = ["source_id", "transit_id", "band", "time", "mag", "rejected_by_variability"]
+
+
+def epoch_votable(epochs: pd.DataFrame, serialization: str = "binary",
+                  band_arraysize: str | None = None) -> bytes:
+    """Epoch rows as astropy writes a VOTable (binary, binary2 or tabledata); band as `char`, the
+    archive's datatype, of fixed length unless `band_arraysize` says otherwise ("*": each value
+    with its length)."""
+    from astropy.io.votable import from_table
+    from astropy.table import Table
+
+    table = Table.from_pandas(epochs[VOTABLE_COLUMNS].reset_index(drop=True))
+    table["band"] = np.char.encode(np.asarray(epochs["band"], dtype=str), "ascii")
+    vot = from_table(table)
+    if band_arraysize is not None:
+        vot.get_first_table().get_field_by_id("band").arraysize = band_arraysize
+    buf = io.BytesIO()
+    vot.to_xml(buf, tabledata_format=serialization)
+    return buf.getvalue()
+
+
+def set_field(xml: bytes, name: str, **attrs: str) -> bytes:
+    """`xml` with the FIELD called `name` given these attribute values (the header lies; the data
+    is left as it was written)."""
+    def edit(m: re.Match) -> bytes:
+        tag = m.group(0)
+        for key, value in attrs.items():
+            new = f'{key}="{value}"'.encode()
+            tag, n = re.subn(rb"\b" + key.encode() + rb'="[^"]*"', new, tag)
+            if not n:
+                tag = tag.replace(b"<FIELD ", b"<FIELD " + new + b" ", 1)
+        return tag
+
+    out, n = re.subn(rb'<FIELD [^>]*\bname="' + name.encode() + rb'"[^>]*>', edit, xml)
+    assert n == 1, f"no FIELD {name} in the VOTable"
+    return out
+
+
+def _request_outcome(req: payload.Request, rows_only: bool = False) -> dict:
+    """Per star of a model request: its reason so far (or 'model'), type key, period (as text, so
+    that NaN equals NaN) and number of epochs; the same request gives the same preprocessing."""
+    return {int(sid): (req.reason[i] or "model", req.type_key[i] or "unknown_type",
+                       f"{req.period[i]:.9g}", len(req.times[i]))
+            for i, sid in enumerate(req.source_id) if not rows_only or req.n_epochs[i]}
+
+
+def predict_outcome(vari: pd.DataFrame, epochs: pd.DataFrame) -> dict:
+    """Per star, what decides its answer in `rrlfeh predict` before the GRU: its reject reason
+    (star_rows), else the request the model is sent."""
+    stars = star_rows.star_table(schema.conform(vari, "vari_rrlyrae"))
+    rows, rejects, _ = star_rows.chunk_rows(schema.conform(epochs, "epoch_photometry"), stars,
+                                            sanity.Bounds())
+    out = {int(s): ("rejected", r) for s, r in zip(rejects["source_id"], rejects["reason"])}
+    return out | _request_outcome(payload.parse_request(rows))
+
+
+def served_outcome(vari: pd.DataFrame, epochs: pd.DataFrame) -> dict:
+    """The same for the served model, sent the stars with epochs as payload builds them."""
+    req = payload.parse_request(payload.model_input_from_tables(vari, epochs))
+    return _request_outcome(req, rows_only=True)

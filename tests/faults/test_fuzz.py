@@ -1,6 +1,8 @@
 """Property-based fuzzing (Hypothesis) of the request parser and the file readers: whatever comes
 in, the answer is a per-star reason, a one-line PayloadError/DataError, or a possible star; never
-a traceback, never an impossible star passed on. Examples are bounded so the tier stays short."""
+a traceback, never an impossible star passed on. Examples are bounded so the tier stays short.
+Headers that lie about a VOTable's data, and categories spelled in any case or spacing, each have
+a property of their own (they found a MemoryError, empty reads and predict/serve disagreeing)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import VOTABLE_COLUMNS, epoch_votable, predict_outcome, served_outcome, set_field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_fixture import simulate
 
+from rrlfeh.core import schema
 from rrlfeh.core.epoch_stream import iter_epoch_batches
 from rrlfeh.core.formats import read_table_file
 from rrlfeh.errors import DataError
@@ -154,3 +159,87 @@ def test_any_json_body_is_passed_or_one_strict_json_answer(body):
     answer = front.check_request("application/json", body, 2**26)
     if answer is not None:
         assert answer[0] == 400 and json.loads(answer[1])["error_code"] == "BAD_REQUEST"
+
+
+# Lying VOTable headers: astropy writes a valid epoch VOTable, then one FIELD's datatype and/or
+# arraysize (and maybe the TABLE's nrows) is changed, the data left as it was.
+DATATYPES = ["boolean", "bit", "unsignedByte", "short", "int", "long", "char", "unicodeChar",
+             "float", "double", "floatComplex", "doubleComplex"]
+arraysizes = st.one_of(st.integers(0, 10**10).map(str), st.integers(15, 400).map(lambda k: "9" * k),
+                       st.sampled_from(["*", "1*", "8*", "2x*", "3x2", "1", "0", "-1", "x", ""]),
+                       st.text(alphabet="0123456789x*- e", max_size=8))
+datatypes = st.one_of(st.sampled_from(DATATYPES), st.text(alphabet="abcdefgioprstuz", max_size=8))
+lies = st.one_of(st.fixed_dictionaries({"arraysize": arraysizes}),
+                 st.fixed_dictionaries({"datatype": datatypes}),
+                 st.fixed_dictionaries({"arraysize": arraysizes, "datatype": datatypes}))
+_ONE_STAR = simulate(1, seed=11)["epoch_photometry"].head(40)
+_ONE_STAR = pd.concat([_ONE_STAR, _ONE_STAR.head(3).assign(band="BP")], ignore_index=True)
+
+
+@FAST
+@given(st.sampled_from(["binary", "binary2", "tabledata"]), st.integers(1, 8),
+       st.sampled_from(VOTABLE_COLUMNS), lies, st.one_of(st.none(), st.integers(0, 10**30)))
+def test_a_votable_header_that_lies_is_refused_in_one_line_or_read_whole(
+        tmp_path_factory, serialization, n, column, lie, nrows):
+    """The rows written, or a DataError of one line naming the file: never a MemoryError or
+    another traceback, never 0 rows from data that holds rows. With one row (or TABLEDATA, whose
+    rows are TR elements) nothing can make the lie consistent with the data, so the row count must
+    be right; with more rows in a BINARY stream a lie can be (a field grown by whole rows reads as
+    fewer, longer rows: nothing in the file tells), so there only the rest is checked."""
+    xml = set_field(epoch_votable(_ONE_STAR.head(n), serialization), column, **lie)
+    if nrows is not None:
+        xml = xml.replace(b"<TABLE>", f'<TABLE nrows="{nrows}">'.encode(), 1)
+    path = tmp_path_factory.mktemp("vot") / "epoch_photometry.xml"
+    path.write_bytes(xml)
+    try:
+        rows = sum(len(b) for b in iter_epoch_batches([path], 100))
+    except DataError as exc:
+        assert "\n" not in str(exc).strip() and str(path) in str(exc), str(exc)
+        return
+    assert rows > 0
+    if n == 1 or serialization == "tabledata":
+        assert rows == n
+
+
+# Case and spacing variants of the categorical columns of the input tables (best_classification,
+# band, the archive's boolean flags) and of the served model's `type`.
+def spelled(word: str, inside: bool = True):
+    """`word` as users and archives write it: any case, spaces around it, and for a name ('RR ab',
+    'B P') inside it; a boolean flag ('t rue') is not written with a space inside."""
+    def write(cases, inner, left, right):
+        text = "".join(c.upper() if up else c.lower() for c, up in zip(word, cases))
+        at = inner[0] % (len(text) + 1)
+        return left + text[:at] + inner[1] + text[at:] + right
+
+    pad = st.sampled_from(["", " ", "  ", "\t"])
+    space = st.sampled_from(["", "", " "] if inside else [""])
+    return st.builds(write, st.lists(st.booleans(), min_size=len(word), max_size=len(word)),
+                     st.tuples(st.integers(0, 9), space), pad, pad)
+
+
+_STARS = simulate(2, seed=12)
+_TYPES = list(_STARS["vari_rrlyrae"]["best_classification"])
+_EPOCHS = _STARS["epoch_photometry"].groupby("source_id").head(30)
+_EPOCHS = pd.concat([_EPOCHS, _EPOCHS.head(12).assign(band="BP"), _EPOCHS.tail(12).assign(band="RP")],
+                    ignore_index=True).sort_values(["source_id", "band"], kind="stable",
+                                                   ignore_index=True)
+_EPOCHS["rejected_by_variability"] = np.arange(len(_EPOCHS)) % 7 == 0
+_CANONICAL = (predict_outcome(_STARS["vari_rrlyrae"], _EPOCHS),
+              served_outcome(_STARS["vari_rrlyrae"], _EPOCHS))
+
+
+@FAST
+@given(st.tuples(*(spelled(t) for t in _TYPES)),
+       st.fixed_dictionaries({b: st.lists(spelled(b), min_size=1, max_size=4) for b in schema.BANDS}),
+       st.fixed_dictionaries({f: st.lists(spelled(f, inside=False), min_size=1, max_size=3)
+                              for f in ("True", "False")}))
+def test_a_category_in_any_case_or_spacing_is_the_canonical_one(types, bands, flags):
+    """Each star's outcome (its reject reason, or the request the model gets: reason, type key,
+    period, epochs) is the canonical spelling's, in rrlfeh predict and in the served model."""
+    vari = _STARS["vari_rrlyrae"].assign(best_classification=list(types))
+    ep = _EPOCHS.copy()
+    for column, values, spellings in [("band", ep["band"], bands),
+                                      ("rejected_by_variability", ep["rejected_by_variability"].map(str), flags)]:
+        ep[column] = [spellings[v][i % len(spellings[v])] for i, v in enumerate(values)]
+    assert predict_outcome(vari, ep) == _CANONICAL[0]
+    assert served_outcome(vari, ep) == _CANONICAL[1]

@@ -7,7 +7,9 @@ are read in row chunks and regrouped so that no star is ever split between two y
 
 A per-source file that cannot be read belongs to one star: with an `issues` list the star is
 recorded there with its reason and reading goes on; without one, the first bad file raises a
-DataError naming it.
+DataError naming it. Files of other DataLink products in a zip (XP spectra, MCMC_GSPPHOT...) are
+not read but counted in a warning, and a star that has only such files there gets an issue of kind
+OTHER_PRODUCT, which is not a failure: it says why the star has no epochs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import re
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -45,13 +48,23 @@ _READ_ROWS = 262_144  # Parquet rows read at a time by iter_parquet_stars
 EpochSink = Callable[[pd.DataFrame], None]  # takes epoch rows batch by batch (e.g. a TableWriter)
 
 
+UNREADABLE = "unreadable"  # the star's epoch file could not be used
+OTHER_PRODUCT = "other_product"  # the zip held only files of other DataLink products for the star
+
+
 @dataclass(frozen=True)
 class EpochIssue:
-    """A star whose epoch file could not be used, and why."""
+    """A star whose epoch file could not be used, and why (kind UNREADABLE); or a star of which a
+    zip held only files of other products (kind OTHER_PRODUCT: what to tell if it has no epochs)."""
 
     source_id: int | None
     file: str
     reason: str
+    kind: str = UNREADABLE
+
+    @property
+    def unreadable(self) -> bool:
+        return self.kind == UNREADABLE
 
 
 def is_epoch_file(path: Path) -> bool:
@@ -199,15 +212,21 @@ def _zip_frames(path: Path, issues: list[EpochIssue] | None,
                 start: int = 0) -> Iterator[tuple[pd.DataFrame, str, int]]:
     """Frames from a zip of per-source files (or of whole tables), one member at a time, from
     member `start` on, each with the index of the member after it."""
-    with _zip_directory(path) as zf:
+    zf = _zip_directory(path)
+    skipped: list[tuple[str, int, str]] = []  # (product, source_id, member) not read
+    epoch_ids: set[int] = set()
+    with zf:
         for k, info in enumerate(zf.infolist()[start:], start=start + 1):
             name = Path(info.filename).name
             match = PER_SOURCE.match(name)
             if info.is_dir() or format_of(name) is None:
                 continue
             if match and match["product"] != "EPOCH_PHOTOMETRY":
-                continue  # other DataLink products (XP spectra, RVS...) of the same request
+                # other DataLink products (XP spectra, RVS...) of the same request
+                skipped.append((match["product"], int(match["sid"]), info.filename))
+                continue
             sid = int(match["sid"]) if match else None
+            epoch_ids.add(sid)
             where = f"{path}:{info.filename}"
             try:
                 df = _read_member(zf, info, where, sid)
@@ -222,6 +241,27 @@ def _zip_frames(path: Path, issues: list[EpochIssue] | None,
                 issues.append(EpochIssue(sid, where, "the file holds no rows"))
                 continue
             yield df, where, k
+    _tell_skipped(path, skipped, epoch_ids, issues)
+
+
+def _tell_skipped(path: Path, skipped: list[tuple[str, int, str]], epoch_ids: set[int],
+                  issues: list[EpochIssue] | None) -> None:
+    """Say that members of other products were not read: a warning for the zip, and for each star
+    without an epoch photometry file in it, which file it had instead (not silently no_epochs)."""
+    if not skipped:
+        return
+    products = Counter(product for product, _, _ in skipped)
+    log.warning("%s: %d member(s) of other DataLink products not read (%s): epoch photometry "
+                "is read from EPOCH_PHOTOMETRY files only", path, len(skipped),
+                ", ".join(f"{p} {n}" for p, n in sorted(products.items())))
+    told: set[int] = set()
+    for product, sid, member in skipped:
+        if issues is None or sid in epoch_ids or sid in told:
+            continue
+        told.add(sid)
+        issues.append(EpochIssue(
+            sid, f"{path}:{member}", f"no EPOCH_PHOTOMETRY file for this source_id in {path}, "
+            f"only {member} ({product}, another DataLink product, not read)", OTHER_PRODUCT))
 
 
 def _zip_directory(path: Path) -> zipfile.ZipFile:

@@ -3,7 +3,8 @@
 CSV and Parquet go through pandas/pyarrow (fast, chunked); ECSV, VOTable and FITS through
 astropy.table (FITS chunked through a memory map). Every failure becomes a DataError that names
 the file: an archive error page saved instead of data, a truncated download, a source_id column
-stored as floating point (19-digit Gaia ids do not survive a double), the archive's RAW layout.
+stored as floating point (19-digit Gaia ids do not survive a double), the archive's RAW layout,
+a VOTable whose header does not fit its data (core/votable_check.py).
 Tables come back raw (the caller conforms them to its schema).
 """
 
@@ -16,8 +17,10 @@ from collections.abc import Iterator
 from xml.parsers.expat import ExpatError
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from rrlfeh.core.votable_check import check_votable
 from rrlfeh.errors import DataError
 
 # suffix -> format; ".gz" on top of csv/ecsv/xml/fits is read transparently.
@@ -179,14 +182,19 @@ def _read_ecsv(path, rows, data, where) -> Iterator[pd.DataFrame]:
 def _read_votable(path, rows, data, where) -> Iterator[pd.DataFrame]:
     from astropy.io import votable
 
-    vot = votable.parse(_source(path, data))
+    # astropy allocates from the header and stops silently at a short read: size it first
+    counts = check_votable(_source(path, data), where)
+    vot = votable.parse(_source(path, data), table_number=0)  # only the first table is read
     for resource in vot.resources:
         for info in resource.infos:
             if info.name == "QUERY_STATUS" and str(info.value).upper() == "ERROR":
                 raise DataError(f"{where}: the archive answered with an error: {info.content}")
-    tables = list(vot.iter_tables())
-    if not tables:
+    tables = [t for t in vot.iter_tables() if not t.is_empty()]
+    if not tables or not counts:
         raise DataError(f"{where}: the VOTable holds no table")
+    if len(tables[0].array) != counts[0]:
+        raise DataError(f"{where}: the VOTable's data holds {counts[0]} rows but "
+                        f"{len(tables[0].array)} could be read; a corrupt file?")
     yield astropy_to_frame(tables[0].to_table(use_names_over_ids=True), where)
 
 
@@ -209,7 +217,9 @@ def _read_fits(path, rows, data, where) -> Iterator[pd.DataFrame]:
 
 def astropy_to_frame(table, where: str) -> pd.DataFrame:
     """An astropy Table as a DataFrame (masked values -> missing, bytes -> str)."""
-    multi = [c for c in table.colnames if table[c].ndim > 1]
+    # fixed-size arrays are 2-D columns; variable-length ones (arraysize="*") cells of arrays
+    multi = [c for c in table.colnames if table[c].ndim > 1
+             or (table[c].dtype == object and any(isinstance(v, np.ndarray) for v in table[c]))]
     if multi:
         raise DataError(
             f"{where}: columns {multi[:5]} hold arrays (the archive's RAW data structure); "

@@ -85,11 +85,43 @@ class SchemaError(DataError):
     """A table does not have the columns or types of its Gaia DR3 layout."""
 
 
+def _spelling(names: tuple[str, ...]):
+    """A function giving a value of a categorical column its archive spelling (one of `names`)
+    whatever its case and spacing; any other value comes back unchanged."""
+    known = {name.lower(): name for name in names}
+
+    def spell(value):
+        if not isinstance(value, str):
+            return value
+        return known.get("".join(value.split()).lower(), value)
+
+    return spell
+
+
+# Users and archives write 'RRAB', ' rrab ', 'g': the one place those become the archive's
+# spelling, so every reader (clean, predict, the served model) sees the same categories. An
+# unknown type stays as it was written (the model answers it `unknown_type`).
+canonical_type = _spelling(TYPES)
+canonical_band = _spelling(BANDS)
+CATEGORIES = {"best_classification": canonical_type, "band": canonical_band}
+
+
+def _spell_column(s: pd.Series, spell) -> pd.Series:
+    # each distinct value once: a chunk of 10^6 epoch rows holds a handful of bands
+    fix = {v: spell(v) for v in s.dropna().unique() if spell(v) != v}
+    return s.replace(fix) if fix else s
+
+
 def _examples(df: pd.DataFrame, bad: pd.Series, column: str, n: int = 5) -> str:
     rows = df.loc[bad]
     ids = rows["source_id"].head(n).tolist() if "source_id" in df.columns else rows.index[:n].tolist()
     vals = rows[column].head(n).tolist()
-    return f"e.g. source_id {ids} with values {vals}"
+    return f"e.g. source_id {_one_line(ids)} with values {_one_line(vals)}"
+
+
+def _one_line(values: list) -> str:
+    """Values as one short line: a cell may hold an array, whose repr spans lines."""
+    return "[" + ", ".join(" ".join(str(v).split())[:40] for v in values) + "]"
 
 
 def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -111,17 +143,14 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
     n = len(df)
     for col, (dtype, _) in spec.items():
         if col not in df.columns:
-            if dtype == "string":
-                out[col] = pd.Series([pd.NA] * n, dtype="string", index=df.index)
-            elif dtype in _MISSING:
-                out[col] = pd.Series(np.full(n, _MISSING[dtype]), dtype=dtype, index=df.index)
-            else:
-                out[col] = pd.Series(np.full(n, np.nan), dtype=dtype, index=df.index)
+            out[col] = _missing_column(dtype, n, df.index)
             continue
         s = df[col]
         try:
             if dtype == "string":
                 s = s.astype("string").str.strip()
+                if col in CATEGORIES:
+                    s = _spell_column(s, CATEGORIES[col])
             elif dtype == "bool":
                 s = _to_bool(s)
             elif dtype == "int64":
@@ -156,6 +185,15 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
             raise SchemaError(f"{table}.{col}: cannot convert to {dtype}: {exc}") from exc
         out[col] = s
     return pd.DataFrame(out).reset_index(drop=True)
+
+
+def _missing_column(dtype: str, n: int, index) -> pd.Series:
+    """An optional column the input lacks: missing values of its dtype."""
+    if dtype == "string":
+        return pd.Series([pd.NA] * n, dtype="string", index=index)
+    if dtype in _MISSING:
+        return pd.Series(np.full(n, _MISSING[dtype]), dtype=dtype, index=index)
+    return pd.Series(np.full(n, np.nan), dtype=dtype, index=index)
 
 
 def _to_bool(s: pd.Series) -> pd.Series:
@@ -254,7 +292,8 @@ class TableWriter:
 
 
 def period_of(vari: pd.DataFrame) -> pd.Series:
-    """The pulsation period used for folding: pf for RRab, p1_o for RRc (NaN otherwise)."""
+    """The pulsation period used for folding: pf for RRab, p1_o for RRc (NaN otherwise), of a
+    conformed table (its types spelled as the archive does)."""
     cls = vari["best_classification"].astype("string")
     # a missing class is neither type (a bare `cls == "RRab"` holds <NA>, which np.where refuses)
     is_ab = cls.eq("RRab").fillna(False).to_numpy(dtype=bool)

@@ -8,7 +8,8 @@ Reason codes, in the order they are checked (the first failure is the one report
   the input-sanity codes (rrlfeh.serving.sanity: bad_source_id, time_outside_window,
                  mag_outside_range, duplicate_transits, bad_period), shared with `rrlfeh predict`
   invalid_input  no (time, mag) pair left without a missing value
-  unknown_type   not RRab/RRc, or no model of that type in the registered version
+  unknown_type   not RRab/RRc (in any case or spacing: schema.canonical_type), or no model of that
+                 type in the registered version
 then the preprocessing's own codes (rrlfeh.features.tensors.REASONS: bad_period, bad_epoch,
 few_epochs, constant_magnitudes, poor_phase_coverage, spline_failed), so a star is judged exactly
 as training judged it.
@@ -28,8 +29,8 @@ from rrlfeh.serving.star_rows import clean_curves, isin_sorted
 
 INPUT_COLUMNS = curve.INPUT_COLUMNS
 OUTPUT_COLUMNS = curve.OUTPUT_COLUMNS
-# best_classification spelling -> the model key (models/{key}/)
-TYPE_KEYS = {"rrab": "rrab", "rrc": "rrc"}
+# best_classification (as schema.canonical_type spells it) -> the model key (models/{key}/)
+TYPE_KEYS = {"RRab": "rrab", "RRc": "rrc"}
 
 
 class PayloadError(DataError):
@@ -128,8 +129,9 @@ def parse_request(df: pd.DataFrame, bounds: sanity.Bounds | None = None) -> Requ
     reason = np.where(reason == "", checked.reason, reason)
     reason[(reason == "") & (n_epochs == 0)] = "invalid_input"
 
+    # the spelling rrlfeh predict reads vari_rrlyrae with: both answer 'RRAB', ' rrab ' alike
     type_key = np.array(
-        [TYPE_KEYS.get(str(t).strip().lower(), "") if isinstance(t, str) else "" for t in df["type"]],
+        [TYPE_KEYS.get(schema.canonical_type(t), "") if isinstance(t, str) else "" for t in df["type"]],
         dtype=object,
     )
     reason[(reason == "") & (type_key == "")] = "unknown_type"

@@ -68,19 +68,21 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
 
     start = time.perf_counter()
     screening = {"duplicate_epochs_dropped": 0, "stars_with_duplicate_epochs": 0}
+    issues: list = []  # the epoch readers' (sources.files), kept for the no_epochs details
     with tempfile.TemporaryDirectory(prefix="rrlfeh-model-") as tmp:
         model_path = fetch_model(load_uri, Path(tmp))
         config = effective_config(model_path, overrides or {})
         if engine == "spark":
             from rrlfeh.serving.spark import predict_spark
 
-            predicted, rejects, seen = predict_spark(cfg, model_path, config, files.epochs, stars)
+            predicted, rejects, seen = predict_spark(cfg, model_path, config, files.epochs, stars,
+                                                     issues)
         else:
             predicted, rejects, seen = predict_local(cfg, model_path, config, files.epochs, stars,
-                                                     progress, screening)
+                                                     progress, screening, issues)
     wall = time.perf_counter() - start
 
-    rejects = star_rows.concat_rejects([rejects, star_rows.missing_stars(stars, seen)])
+    rejects = star_rows.concat_rejects([rejects, star_rows.missing_stars(stars, seen, issues)])
     catalogue = star_rows.assemble(predicted, stars, labels)
     counts = star_rows.reconcile(stars, seen, catalogue, rejects)
 
@@ -118,18 +120,20 @@ def write_outputs(catalogue: pd.DataFrame, rejects: pd.DataFrame, output: Path,
 
 
 def predict_local(cfg: PredictConfig, model_path: str, config: dict, epoch_paths: list[Path],
-                  stars: pd.DataFrame, progress: bool = True, counts: dict | None = None
+                  stars: pd.DataFrame, progress: bool = True, counts: dict | None = None,
+                  issues: list | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Stream the epoch files through the model: (predicted rows, rejects, every source_id seen).
     Impossible stars are rejected before the model (serving/sanity.py, as the model itself does);
-    `counts` gets the exactly repeated epochs dropped."""
+    `counts` gets the exactly repeated epochs dropped, `issues` the epoch readers' issues."""
     from tqdm import tqdm
 
     from rrlfeh.sources.files import iter_epoch_batches
 
     from rrlfeh.serving.sanity import Bounds
 
-    predicted, rejects, seen, issues = [], [], [], []
+    predicted, rejects, seen = [], [], []
+    issues = [] if issues is None else issues
     known = stars["source_id"].to_numpy()
     bounds, tally = Bounds.of(config), counts if counts is not None else {}
 

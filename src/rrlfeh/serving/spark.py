@@ -57,15 +57,17 @@ def stage_epochs(epoch_paths: list[Path], chunk_stars: int, out_dir: Path, issue
 
 
 def predict_spark(cfg: PredictConfig, model_path: str, config: dict, epoch_paths: list[Path],
-                  stars: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+                  stars: pd.DataFrame, issues: list | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(predicted rows, rejects, every source_id seen), as serving.predict.predict_local returns;
-    the model computes with `config` (its own, with the user's overrides)."""
+    the model computes with `config` (its own, with the user's overrides); `issues` gets the epoch
+    readers' issues."""
     import mlflow
     from pyspark.sql import functions as F
 
     spark = spark_session(cfg.spark_master)
     with tempfile.TemporaryDirectory(prefix="rrlfeh-spark-") as tmp:
-        issues: list = []
+        issues = [] if issues is None else issues
         staged = stage_epochs(epoch_paths, cfg.chunk_stars, Path(tmp) / "epochs", issues)
         unreadable, unreadable_ids = star_rows.issue_rejects(issues)
         if not any(staged.iterdir()):

@@ -2,7 +2,8 @@
 
 Pure functions shared by the local and Spark engines of `rrlfeh predict`. Every star that enters
 leaves either in the catalogue or in the rejects table with one reason:
-  no_epochs            in vari_rrlyrae, no epoch photometry rows at all
+  no_epochs            in vari_rrlyrae, no epoch photometry rows at all (the detail says when a zip
+                       held only a file of another DataLink product for the star)
   no_clean_g_epochs    rows, but no G transit with rejected_by_variability false and a finite mag
   not_in_vari_rrlyrae  epoch photometry of a star the vari_rrlyrae table does not have
   unreadable_epoch_file  the star's per-source epoch file (archive zip member) was unusable
@@ -167,11 +168,14 @@ def split_output(rows: pd.DataFrame, out: pd.DataFrame) -> tuple[pd.DataFrame, p
     return out[ok].drop(columns=["status", "reason"]), rejects
 
 
-def missing_stars(stars: pd.DataFrame, seen: np.ndarray) -> pd.DataFrame:
-    """Rejects for predictable stars that had no epoch photometry rows at all."""
+def missing_stars(stars: pd.DataFrame, seen: np.ndarray, issues: list = ()) -> pd.DataFrame:
+    """Rejects for predictable stars that had no epoch photometry rows at all; the detail is the
+    epoch reader's note when it has one (a zip held only another product's file for the star)."""
     ids = stars["source_id"].to_numpy()
-    return _rejects(ids[~isin_sorted(ids, np.unique(seen))], "no_epochs",
-                    "no epoch photometry rows for this source_id")
+    missing = ids[~isin_sorted(ids, np.unique(seen))]
+    notes = {i.source_id: i.reason for i in issues if not i.unreadable}
+    detail = [notes.get(int(s), "no epoch photometry rows for this source_id") for s in missing]
+    return _rejects(missing, "no_epochs", np.asarray(detail, dtype=object))
 
 
 def assemble(predicted: pd.DataFrame, stars: pd.DataFrame,
@@ -218,10 +222,11 @@ def reconcile(stars: pd.DataFrame, seen: np.ndarray, catalogue: pd.DataFrame,
 
 def issue_rejects(issues: list) -> tuple[pd.DataFrame, np.ndarray]:
     """Stars whose per-source epoch file could not be read (rrlfeh.sources.files issues):
-    (rejects, their source_ids). A file not named for one star leaves its stars to no_epochs."""
-    ids = [i.source_id for i in issues if i.source_id is not None]
-    details = [i.reason if i.reason.startswith(i.file) else f"{i.file}: {i.reason}"
-               for i in issues if i.source_id is not None]
+    (rejects, their source_ids). A file not named for one star leaves its stars to no_epochs, and
+    so do notes that are not failures (missing_stars tells them)."""
+    failed = [i for i in issues if i.source_id is not None and i.unreadable]
+    ids = [i.source_id for i in failed]
+    details = [i.reason if i.reason.startswith(i.file) else f"{i.file}: {i.reason}" for i in failed]
     return (_rejects(ids, "unreadable_epoch_file", np.asarray(details, dtype=object)),
             np.asarray(ids, dtype="int64"))
 

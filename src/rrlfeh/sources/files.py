@@ -132,8 +132,10 @@ def read_archive_files(cfg: FilesConfig, write_epochs: EpochSink,
     batches = partial(iter_epoch_batches, cfg.epoch_photometry, cfg.stars_per_batch,
                       parts=parts, rows_per_part=cfg.rows_per_part)
     written, received, issues = _read_epochs(batches, star_ids, write_epochs)
-    if issues and not len(written):
-        raise DataError(f"no epoch file could be read, e.g. {issues[0].file}: {issues[0].reason}")
+    failed = [i for i in issues if i.unreadable]
+    if failed and not len(written):
+        raise DataError(f"no epoch file could be read, e.g. {failed[0].file}: {failed[0].reason}")
+    # a star without epochs gets its file's failure, or what else its zip held (other products)
     reasons = {i.source_id: i.reason for i in issues if i.source_id is not None}
     report = {
         "source": "files",
@@ -141,7 +143,7 @@ def read_archive_files(cfg: FilesConfig, write_epochs: EpochSink,
                   "labels": cfg.labels or None},
         **reconcile_ids(star_ids, received, written, reasons,
                         default_reason="no epoch rows in the files"),
-        "unreadable_files": [f"{i.file}: {i.reason}" for i in issues if i.source_id is None],
+        "unreadable_files": [f"{i.file}: {i.reason}" for i in failed if i.source_id is None],
     }
     tables = {"vari_rrlyrae": vari}
     if cfg.labels:
@@ -167,7 +169,8 @@ def _read_epochs(batches: Callable[..., Iterable[pd.DataFrame]], star_ids,
         kept = batch[ids.isin(star_ids)]
         write(kept)
         written.append(kept["source_id"].unique())
-    seen.extend(np.asarray([i.source_id], dtype="int64") for i in issues if i.source_id is not None)
+    seen.extend(np.asarray([i.source_id], dtype="int64") for i in issues
+                if i.source_id is not None and i.unreadable)
     return _ids(written), _ids(seen), issues
 
 

@@ -140,7 +140,7 @@ def _fetch_batch(
     issues: list[EpochIssue] = []
     rows = read_epoch_zip(dest, issues)
     asked = set(int(i) for i in ids)
-    bad = {int(i.source_id): i.reason for i in issues if i.source_id is not None}
+    bad = {int(i.source_id): i.reason for i in issues if i.source_id is not None and i.unreadable}
     if len(asked) > 1 and not len(rows) and len(bad) >= len(asked):
         # not one readable file: a format problem of the whole answer, not of single stars
         first = issues[0]
@@ -148,7 +148,7 @@ def _fetch_batch(
     # ids answered but not asked for are kept in `received` (the report counts them), not in rows
     received = sorted(set(rows["source_id"].unique().tolist()) | set(bad))
     rows = rows[rows["source_id"].isin(asked)]
-    unreadable = [f"{i.file}: {i.reason}" for i in issues if i.source_id is None]
+    unreadable = [f"{i.file}: {i.reason}" for i in issues if i.source_id is None and i.unreadable]
     return rows, {"batch": k, "asked": len(asked), "received": received,
                   "issues": {str(s): r for s, r in bad.items() if s in asked},
                   "unreadable_files": unreadable}
