@@ -61,6 +61,17 @@ def test_a_killed_train_leaves_no_run_running_after_the_next_train(mlflow_store,
     assert all(after[run_id] == "KILLED" for run_id in killed)
     assert set(after.values()) == {"KILLED", "FINISHED"} and len(after) == 6
 
+    # what the rerun wrote is what a train never interrupted writes (seeded folds and models)
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    for name in ("rrab.npz", "hp.json"):
+        (whole / name).write_bytes((tmp_path / name).read_bytes())
+    done = subprocess.run(_train(whole, quick), cwd=whole, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rerun, uninterrupted = (json.loads((d / "train.json").read_text()) for d in (tmp_path, whole))
+    for part in ("cv", "test", "oof", "n_stars"):
+        assert rerun[part] == uninterrupted[part], part
+
 
 def test_a_train_still_running_elsewhere_is_left_alone(mlflow_store):
     """Only runs whose process is known to be gone are closed: a live owner, or another host's."""
