@@ -49,18 +49,9 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
     it explicitly and are recorded in the catalogue's provenance. `cfg` gives the batch-only
     settings (chunk_stars, n_jobs, spark_master)."""
     output = Path(output)
-    catalogue_format(output)  # a bad extension or an unwritable place fails now, not after an hour
-    check_writable(output)
-    check_writable(rejects_path(output))
-    if plots is not None:
-        check_writable(Path(plots), folder=True)
-    if engine not in ENGINES:
-        raise DataError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
-    from rrlfeh.sources.files import check_outputs_apart, discover, read_vari_table
+    files = check_before_work(inputs, output, engine, plots)
+    from rrlfeh.sources.files import read_vari_table
 
-    files = discover([Path(p) for p in inputs])
-    check_outputs_apart([output, rejects_path(output)], inputs, files)
-    check_epoch_files(files.epochs)  # a bad file is named now, not after the model has loaded
     stars = star_rows.star_table(read_vari_table(files.vari))
     labels, labels_report = _read_labels(files.labels, stars["source_id"].to_numpy())
     tracking.use_store_for_model(model_uri)
@@ -103,6 +94,25 @@ def run_predict(cfg: PredictConfig, model_uri: str, inputs: list[Path], output: 
 
         counts["plots"] = [str(p) for p in plot_catalogue(catalogue, Path(plots))]
     return counts
+
+
+def check_before_work(inputs: list[Path], output: Path, engine: str, plots: Path | None):
+    """The input files found and opened, the outputs checked, before any long work: a bad
+    extension, an unwritable place, an output over an input or an unreadable epoch file fails
+    now, not after an hour (or after the model has loaded)."""
+    from rrlfeh.sources.files import check_outputs_apart, discover
+
+    catalogue_format(output)
+    check_writable(output)
+    check_writable(rejects_path(output))
+    if plots is not None:
+        check_writable(Path(plots), folder=True)
+    if engine not in ENGINES:
+        raise DataError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    files = discover([Path(p) for p in inputs])
+    check_outputs_apart([output, rejects_path(output)], inputs, files)
+    check_epoch_files(files.epochs)
+    return files
 
 
 def write_outputs(catalogue: pd.DataFrame, rejects: pd.DataFrame, output: Path,
