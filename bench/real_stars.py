@@ -32,16 +32,14 @@ def model_info(model_uri: str) -> tuple[np.ndarray, dict]:
     """The source_ids a model was fine-tuned on (its manifests' `finetune.source_ids`) and its
     model_config (predict settings logged with it)."""
     import mlflow
-    import yaml
 
+    from rrlfeh.serving.model_files import logged_config
     from rrlfeh.serving.packaging import tuned_source_ids
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=tmp)
                     if model_uri.startswith("models:/") else model_uri)
-        mlmodel = yaml.safe_load((path / "MLmodel").read_text()) if (path / "MLmodel").exists() else {}
-        pyfunc = mlmodel.get("flavors", {}).get("python_function", {})
-        config = pyfunc.get("config") or pyfunc.get("model_config") or {}  # MLflow 3 writes `config`
+        config = logged_config(path) if (path / "MLmodel").exists() else {}
         return tuned_source_ids(path), config
 
 

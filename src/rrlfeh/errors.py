@@ -86,14 +86,13 @@ def _first_line(exc: BaseException) -> str:
 def _store_line(exc: BaseException, store_uri: str) -> str:
     # SQLAlchemy may put a remark before the database's own words: find the line that has them
     lines = str(getattr(exc, "message", None) or exc).splitlines()
-    match = next(((key, hint, line) for line in lines for key, hint in _STORE_HINTS
+    match = next(((hint, line) for line in lines for key, hint in _STORE_HINTS
                   if key in line.lower()), None)
     where = f"the MLflow store at {store_uri}" if store_uri else "the MLflow store"
     if match is None:
         return f"{where}: {_first_line(exc)}"
-    key, hint, line = match
-    said = line.strip()[:200]
-    return f"{where} cannot be used ({said}): {hint}"
+    hint, line = match
+    return f"{where} cannot be used ({line.strip()[:200]}): {hint}"
 
 
 def _os_line(exc: OSError) -> str:

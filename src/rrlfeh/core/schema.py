@@ -140,51 +140,47 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
             f"{table}: missing required column(s) {missing}; found {list(df.columns)[:20]}"
         )
     out = {}
-    n = len(df)
     for col, (dtype, _) in spec.items():
         if col not in df.columns:
-            out[col] = _missing_column(dtype, n, df.index)
+            out[col] = _missing_column(dtype, len(df), df.index)
             continue
-        s = df[col]
         try:
-            if dtype == "string":
-                s = s.astype("string").str.strip()
-                if col in CATEGORIES:
-                    s = _spell_column(s, CATEGORIES[col])
-            elif dtype == "bool":
-                s = _to_bool(s)
-            elif dtype == "int64":
-                num = pd.to_numeric(s, errors="coerce")
-                bad = num.isna() | (num != np.floor(num))
-                if col != "source_id":
-                    num = num.where(~num.isna(), _MISSING["int64"])
-                    bad = num != np.floor(num)
-                if bad.any():
-                    raise SchemaError(
-                        f"{table}.{col}: {int(bad.sum())} value(s) are not integers; "
-                        + _examples(df, bad, col)
-                    )
-                s = num.astype("int64")
-            else:
-                num = pd.to_numeric(s, errors="coerce")
-                # Empty cells and the archive's null spellings are missing values, not errors;
-                # only the cells that failed to parse are looked at as text (fast on 10^7 rows).
-                bad = num.isna() & s.notna()
-                if bad.any():
-                    text = s[bad].astype("string").str.strip().str.lower()
-                    bad.loc[bad] = ~text.isin(["", "nan", "null", "--"]).fillna(True).to_numpy()
-                if bad.any():
-                    raise SchemaError(
-                        f"{table}.{col}: {int(bad.sum())} value(s) are not numbers; "
-                        + _examples(df, bad, col)
-                    )
-                s = num.astype("float64")
+            out[col] = _convert_column(df, table, col, dtype)
         except SchemaError:
             raise
         except (TypeError, ValueError) as exc:
             raise SchemaError(f"{table}.{col}: cannot convert to {dtype}: {exc}") from exc
-        out[col] = s
     return pd.DataFrame(out).reset_index(drop=True)
+
+
+def _convert_column(df: pd.DataFrame, table: str, col: str, dtype: str) -> pd.Series:
+    """Column `col` of `df` as `dtype`; SchemaError naming example source_ids for bad values."""
+    s = df[col]
+    if dtype == "string":
+        s = s.astype("string").str.strip()
+        return _spell_column(s, CATEGORIES[col]) if col in CATEGORIES else s
+    if dtype == "bool":
+        return _to_bool(s)
+    num = pd.to_numeric(s, errors="coerce")
+    if dtype == "int64":
+        bad = num.isna() | (num != np.floor(num))
+        if col != "source_id":
+            num = num.where(~num.isna(), _MISSING["int64"])
+            bad = num != np.floor(num)
+        if bad.any():
+            raise SchemaError(f"{table}.{col}: {int(bad.sum())} value(s) are not integers; "
+                              + _examples(df, bad, col))
+        return num.astype("int64")
+    # Empty cells and the archive's null spellings are missing values, not errors; only the
+    # cells that failed to parse are looked at as text (fast on 10^7 rows).
+    bad = num.isna() & s.notna()
+    if bad.any():
+        text = s[bad].astype("string").str.strip().str.lower()
+        bad.loc[bad] = ~text.isin(["", "nan", "null", "--"]).fillna(True).to_numpy()
+    if bad.any():
+        raise SchemaError(f"{table}.{col}: {int(bad.sum())} value(s) are not numbers; "
+                          + _examples(df, bad, col))
+    return num.astype("float64")
 
 
 def _missing_column(dtype: str, n: int, index) -> pd.Series:

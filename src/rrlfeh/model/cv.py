@@ -207,7 +207,7 @@ def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, me
     if truth_path is not None:
         inputs["truth"] = truth_path
     stage_tags = {"stage": "train", "star_type": star_type, "kind": "cv"}
-    tracking.setup(EXPERIMENT)
+    tracking.use_store()  # stage_run below selects (or creates) the experiment
     for run_id in tracking.close_abandoned_runs(EXPERIMENT, stage_tags):
         log.warning("train %s: closed MLflow run %s and its folds as KILLED (a killed train left "
                     "them RUNNING)", star_type, run_id)

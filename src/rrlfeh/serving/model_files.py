@@ -45,7 +45,8 @@ def logged_config(model_path: str | Path) -> dict:
     import yaml
 
     mlmodel = yaml.safe_load((Path(model_path) / "MLmodel").read_text()) or {}
-    return dict(mlmodel.get("flavors", {}).get("python_function", {}).get("config") or {})
+    pyfunc = mlmodel.get("flavors", {}).get("python_function", {})
+    return dict(pyfunc.get("config") or pyfunc.get("model_config") or {})  # MLflow 3 writes `config`
 
 
 def parse_overrides(pairs: list[str]) -> dict:
