@@ -91,11 +91,7 @@ def main(argv=None) -> None:
 
 def curves_from_epochs_subset(stars, curves, keep):
     """The curves of the stars where `keep` is True."""
-    from rrlfeh.evaluation.curve_stats import Curves
-
-    epoch_keep = np.repeat(keep, curves.counts)
-    return Curves(curves.source_id[keep], curves.counts[keep], curves.time[epoch_keep],
-                  curves.mag[epoch_keep], curves.period[keep], curves.epoch_g[keep])
+    return curves.take(np.flatnonzero(keep))
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ def _request_outcome(req: payload.Request, rows_only: bool = False) -> dict:
     """Per star of a model request: its reason so far (or 'model'), type key, period (as text, so
     that NaN equals NaN) and number of epochs; the same request gives the same preprocessing."""
     return {int(sid): (req.reason[i] or "model", req.type_key[i] or "unknown_type",
-                       f"{req.period[i]:.9g}", len(req.times[i]))
+                       f"{req.period[i]:.9g}", int(req.n_epochs[i]))
             for i, sid in enumerate(req.source_id) if not rows_only or req.n_epochs[i]}
 
 

@@ -51,7 +51,7 @@ def test_any_request_is_parsed_or_refused_in_one_line(records):
     for i in range(len(req)):
         if req.reason[i]:
             continue
-        t, m = req.times[i], req.mags[i]
+        t, m = req.curves.times()[i], req.curves.mags()[i]
         assert len(t) == len(m) == req.n_epochs[i] > 0
         assert np.all((t >= b.time_window[0]) & (t <= b.time_window[1]))  # no impossible time
         assert np.all((m >= b.mag_range[0]) & (m <= b.mag_range[1]))

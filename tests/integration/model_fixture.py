@@ -144,7 +144,7 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
     vari = vari[vari["best_classification"] == {"rrab": "RRab", "rrc": "RRc"}[star_type]]
     rows = model_input_from_tables(vari, data["epoch_photometry"])
     res = preprocess_arrays(list(rows["time"]), list(rows["mag"]), rows["period"].to_numpy(),
-                            rows["epoch_g"].to_numpy(), **cfg.curve_options(star_type))
+                            rows["epoch_g"].to_numpy(), cfg.curve_options(star_type))
     assert res.ok.all(), f"tiny {star_type} curves rejected: {set(res.reason[~res.ok])}"
     y = data["labels"].set_index("source_id").loc[rows["source_id"], "feh"].to_numpy()
     ids = rows["source_id"].to_numpy()

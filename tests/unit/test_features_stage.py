@@ -16,7 +16,7 @@ from rrlfeh.core.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
 from rrlfeh.features.batch import preprocess_batches
 from rrlfeh.features.stage import run_preprocess
-from rrlfeh.features.tensors import preprocess_arrays
+from rrlfeh.features.tensors import CurveOptions, preprocess_arrays
 
 CFG = PreprocessConfig(chunk_stars=7, n_jobs=1)
 
@@ -57,7 +57,7 @@ def per_star_reference(vari, epochs, opts):
     lcs = [by_star.get(s, empty) for s in vari["source_id"]]
     period = vari["pf"].fillna(vari["p1_o"]).to_numpy()
     return preprocess_arrays([lc["time"].to_numpy() for lc in lcs], [lc["mag"].to_numpy() for lc in lcs],
-                             period, vari["epoch_g"].to_numpy(), **opts)
+                             period, vari["epoch_g"].to_numpy(), opts)
 
 
 @pytest.fixture(scope="module")
@@ -186,11 +186,11 @@ def test_run_preprocess_without_labels(tables, tmp_path):
 
 def test_params_file_drives_the_curve_options():
     p = load_params(Path(__file__).resolve().parents[2] / "params.yaml").preprocess
-    # preprocess_arrays' keyword defaults are PreprocessConfig's: keep them the pipeline's values
+    # CurveOptions' defaults are PreprocessConfig's: keep them the pipeline's values
     assert p == PreprocessConfig(), "params.yaml preprocess differs from PreprocessConfig defaults"
     opts = p.curve_options("rrc")
     assert opts["n_points"] == p.n_points_rrc
-    assert set(opts) <= set(preprocess_arrays.__code__.co_varnames)
+    assert CurveOptions.of(opts).n_points == p.n_points_rrc  # every key is a curve option
 
 
 def test_unreadable_epoch_files_are_one_line_errors(tmp_path):

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.core import curve, schema
+from rrlfeh.core.ragged import LightCurves
 from rrlfeh.errors import DataError
 from rrlfeh.serving import sanity
 from rrlfeh.serving.star_rows import clean_curves, isin_sorted
@@ -39,20 +40,30 @@ class PayloadError(DataError):
 
 @dataclass(frozen=True)
 class Request:
-    """A validated request: arrays aligned with the input rows; times/mags hold finite pairs only."""
+    """A validated request: arrays aligned with the input rows; the curves (with each star's period
+    and epoch_g) hold (time, mag) pairs without a missing value only."""
 
     source_id: np.ndarray  # int64
     type_key: np.ndarray  # object: 'rrab', 'rrc' or '' (unknown)
-    period: np.ndarray  # float64
-    epoch_g: np.ndarray  # float64
-    times: list[np.ndarray]
-    mags: list[np.ndarray]
-    n_epochs: np.ndarray  # int64, finite (time, mag) pairs
+    curves: LightCurves
     reason: np.ndarray  # object, '' where the star is fine so far
     n_duplicates: np.ndarray | None = None  # int64, exactly repeated epochs dropped per star
 
     def __len__(self) -> int:
         return len(self.source_id)
+
+    @property
+    def period(self) -> np.ndarray:
+        return self.curves.period
+
+    @property
+    def epoch_g(self) -> np.ndarray:
+        return self.curves.epoch
+
+    @property
+    def n_epochs(self) -> np.ndarray:
+        """(time, mag) pairs per star, int64."""
+        return self.curves.counts
 
 
 def _as_curve(value) -> np.ndarray | None:
@@ -120,12 +131,11 @@ def parse_request(df: pd.DataFrame, bounds: sanity.Bounds | None = None) -> Requ
             continue
         times.append(t)
         mags.append(m)
-    period = _numbers(df, "period")
+    curves = LightCurves.from_lists(times, mags, _numbers(df, "period"), _numbers(df, "epoch_g"))
     # NaN epochs are dropped (as in training), exact repeats dropped and counted, impossible values
     # give the star a reason: one implementation for predict and serve (serving/sanity.py)
-    checked = sanity.screen(ids, period, times, mags, bounds or sanity.Bounds())
-    times, mags = checked.times, checked.mags
-    n_epochs = np.fromiter((len(t) for t in times), dtype=np.int64, count=n)
+    checked = sanity.screen(ids, curves, bounds or sanity.Bounds())
+    n_epochs = checked.curves.counts
     reason = np.where(reason == "", checked.reason, reason)
     reason[(reason == "") & (n_epochs == 0)] = "invalid_input"
 
@@ -135,10 +145,8 @@ def parse_request(df: pd.DataFrame, bounds: sanity.Bounds | None = None) -> Requ
         dtype=object,
     )
     reason[(reason == "") & (type_key == "")] = "unknown_type"
-    return Request(
-        source_id=ids, type_key=type_key, period=period, epoch_g=_numbers(df, "epoch_g"),
-        times=times, mags=mags, n_epochs=n_epochs, reason=reason, n_duplicates=checked.n_duplicates,
-    )
+    return Request(source_id=ids, type_key=type_key, curves=checked.curves, reason=reason,
+                   n_duplicates=checked.n_duplicates)
 
 
 def build_output(req: Request, feh: np.ndarray, feh_error: np.ndarray, feh_std: np.ndarray,
@@ -167,9 +175,10 @@ def model_input_from_tables(vari: pd.DataFrame, epochs: pd.DataFrame) -> pd.Data
     """
     vari = schema.conform(vari, "vari_rrlyrae")
     sid = vari["source_id"].to_numpy(np.int64)
-    ids, times, mags = clean_curves(schema.conform(epochs, "epoch_photometry"), np.unique(sid))
-    at = np.searchsorted(ids, sid)
-    has = isin_sorted(sid, ids)
+    found = clean_curves(schema.conform(epochs, "epoch_photometry"), np.unique(sid))
+    at = np.searchsorted(found.source_id, sid)
+    has = isin_sorted(sid, found.source_id)
+    times, mags = found.times(), found.mags()
     return pd.DataFrame({
         "source_id": sid,
         "type": vari["best_classification"].fillna("").astype(str).to_numpy(object),
