@@ -86,7 +86,7 @@ def _per_star(values, n: int) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: identity, not an ambiguous elementwise ==
 class LightCurves:
     """Light curves of n stars: flat per-epoch arrays grouped by star, and per-star values.
 
