@@ -17,8 +17,8 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from rrlfeh.core import curve
-from rrlfeh.core.ragged import LightCurves
 from rrlfeh.core.fourier import cosine_series, fit_fourier, harmonics_for
+from rrlfeh.core.ragged import LightCurves
 from rrlfeh.sim.oracle import wrap_near
 
 PHI31_PIVOT = 2.3  # rad: the RRab branch of phi31 (cosine convention, G band)

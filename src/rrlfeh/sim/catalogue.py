@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from rrlfeh.config.simulate import Fitting
-from rrlfeh.core.ragged import LightCurves
 from rrlfeh.core.fourier import fit_fourier, harmonics_for, summarize
+from rrlfeh.core.ragged import LightCurves
 
 
 def sos_columns(curves: LightCurves, cfg: Fitting) -> dict[str, np.ndarray]:
