@@ -8,9 +8,10 @@ leaves either in the catalogue or in the rejects table with one reason:
   not_in_vari_rrlyrae  epoch photometry of a star the vari_rrlyrae table does not have
   unreadable_epoch_file  the star's per-source epoch file (archive zip member) was unusable
   <sanity reason>      an impossible star (serving/sanity.py: bad_source_id, time_outside_window,
-                       mag_outside_range, duplicate_transits, bad_period), before the model
+                       mag_outside_range, conflicting_epochs, period_outside_range), before the model
   <model reason>       the model's own per-star verdict (unknown_type, bad_period, invalid_input,
                        few_epochs, ...: serving/payload.py)
+Every code, with what it tests: rrlfeh.core.reasons.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.core import curve, schema
+from rrlfeh.core import reasons as R
 from rrlfeh.errors import DataError
 
 STAGE = "predict"
@@ -95,13 +97,13 @@ def screen_rows(rows: pd.DataFrame, bounds, tally: dict | None = None) -> tuple[
 def _screen_detail(rows: pd.DataFrame, reason: np.ndarray, bounds) -> np.ndarray:
     """What was impossible, in a few words (the reject's detail)."""
     what = {
-        "bad_source_id": lambda r: f"source_id={r.source_id}",
-        "time_outside_window": lambda r: (f"times {np.nanmin(r.time):.6g}..{np.nanmax(r.time):.6g}; "
+        R.BAD_SOURCE_ID.code: lambda r: f"source_id={r.source_id}",
+        R.TIME_OUTSIDE_WINDOW.code: lambda r: (f"times {np.nanmin(r.time):.6g}..{np.nanmax(r.time):.6g}; "
                                           f"accepted {list(bounds.time_window)} (BJD(TCB)-2455197.5)"),
-        "mag_outside_range": lambda r: (f"mags {np.nanmin(r.mag):.4g}..{np.nanmax(r.mag):.4g}; "
+        R.MAG_OUTSIDE_RANGE.code: lambda r: (f"mags {np.nanmin(r.mag):.4g}..{np.nanmax(r.mag):.4g}; "
                                         f"accepted {list(bounds.mag_range)}"),
-        "duplicate_transits": lambda r: "epochs at the same time with different magnitudes",
-        "bad_period": lambda r: f"period={r.period:.6g} d; accepted {list(bounds.period_range)}",
+        R.CONFLICTING_EPOCHS.code: lambda r: "epochs at the same time with different magnitudes",
+        R.PERIOD_OUTSIDE_RANGE.code: lambda r: f"period={r.period:.6g} d; accepted {list(bounds.period_range)}",
     }
     return np.asarray([what[c](r) for r, c in zip(rows.itertuples(), reason)], dtype=object)
 
@@ -138,9 +140,9 @@ def join_rejects(seen: np.ndarray, rows_per_star: np.ndarray, sent: np.ndarray,
     known = isin_sorted(seen, stars["source_id"].to_numpy())
     no_g = seen[known & ~np.isin(seen, sent)]
     return concat_rejects([
-        _rejects(seen[~known], "not_in_vari_rrlyrae",
+        _rejects(seen[~known], R.NOT_IN_VARI_RRLYRAE.code,
                  np.char.add(np.asarray(rows_per_star)[~known].astype(str), " epoch rows")),
-        _rejects(no_g, "no_clean_g_epochs",
+        _rejects(no_g, R.NO_CLEAN_G_EPOCHS.code,
                  "no G transit with rejected_by_variability=false and a finite mag"),
     ])
 
@@ -175,7 +177,7 @@ def missing_stars(stars: pd.DataFrame, seen: np.ndarray, issues: list = ()) -> p
     missing = ids[~isin_sorted(ids, np.unique(seen))]
     notes = {i.source_id: i.reason for i in issues if not i.unreadable}
     detail = [notes.get(int(s), "no epoch photometry rows for this source_id") for s in missing]
-    return _rejects(missing, "no_epochs", np.asarray(detail, dtype=object))
+    return _rejects(missing, R.NO_EPOCHS.code, np.asarray(detail, dtype=object))
 
 
 def assemble(predicted: pd.DataFrame, stars: pd.DataFrame,
@@ -227,7 +229,7 @@ def issue_rejects(issues: list) -> tuple[pd.DataFrame, np.ndarray]:
     failed = [i for i in issues if i.source_id is not None and i.unreadable]
     ids = [i.source_id for i in failed]
     details = [i.reason if i.reason.startswith(i.file) else f"{i.file}: {i.reason}" for i in failed]
-    return (_rejects(ids, "unreadable_epoch_file", np.asarray(details, dtype=object)),
+    return (_rejects(ids, R.UNREADABLE_EPOCH_FILE.code, np.asarray(details, dtype=object)),
             np.asarray(ids, dtype="int64"))
 
 
