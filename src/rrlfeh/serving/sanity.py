@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rrlfeh.config.serving import PredictConfig
 from rrlfeh.core import reasons as R
 
 SOURCE_ID_MAX = 2**63 - 1
@@ -27,13 +28,16 @@ REASONS = R.codes(R.BAD_SOURCE_ID, R.TIME_OUTSIDE_WINDOW, R.MAG_OUTSIDE_RANGE, R
                   R.PERIOD_OUTSIDE_RANGE)
 
 
+_DEFAULTS = PredictConfig()  # the one home of the ranges' defaults (and of why they are what they are)
+
+
 @dataclass(frozen=True)
 class Bounds:
     """The accepted ranges (params.yaml `predict`; the served model's model_config)."""
 
-    time_window: tuple[float, float] = (1500.0, 4000.0)  # DR3 1666-2704 and DR4-like spans (to 3672)
-    period_range: tuple[float, float] = (0.1, 1.5)  # days; RR Lyrae pulsate in 0.2-1.2 d
-    mag_range: tuple[float, float] = (1.0, 25.0)  # G; validate.mag_max is 25 too
+    time_window: tuple[float, float] = tuple(_DEFAULTS.time_window)
+    period_range: tuple[float, float] = tuple(_DEFAULTS.period_range)
+    mag_range: tuple[float, float] = tuple(_DEFAULTS.mag_range)
 
     @classmethod
     def of(cls, cfg) -> Bounds:
