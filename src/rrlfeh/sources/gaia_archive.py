@@ -73,8 +73,7 @@ def extract_from_archive(cfg: GaiaConfig, work_dir: Path,
     if resumed:
         log.info("%d of %d DataLink batches were already saved (resumed)", resumed, len(batches))
     written, records = _write_batches(store, len(batches), write_epochs)
-    reasons = {int(sid): R.tagged(R.UNREADABLE_EPOCH_FILE, reason)  # records hold unreadable ones only
-               for r in records for sid, reason in r["issues"].items()}
+    reasons = _unreadable(records)
     received = [int(i) for r in records for i in r["received"]]
     report = {
         "source": "gaia",
@@ -98,6 +97,13 @@ def extract_from_archive(cfg: GaiaConfig, work_dir: Path,
     else:
         tables["labels"], report["labels"] = schema.empty("labels"), None
     return tables, report
+
+
+def _unreadable(records: list[dict]) -> dict[int, str]:
+    """Each star id whose file a batch could not read, with its tagged reason (a batch record's
+    issues are the unreadable files only)."""
+    return {int(sid): R.tagged(R.UNREADABLE_EPOCH_FILE, why)
+            for r in records for sid, why in r["issues"].items()}
 
 
 def _signature(cfg: GaiaConfig, adql: str) -> dict:
