@@ -127,6 +127,8 @@ UNREADABLE_EPOCH_FILE = Reason(
     "archive zip member) could not be used", "the file and what was wrong with it",
     "serving/star_rows.py, sources/files.py, sources/gaia_archive.py")
 
+# every Reason above, in definition order (the README table's); a second one with a code already
+# taken fails registry() below, and tests/structure/test_reasons.py reads this file for the rest
 ALL: tuple[Reason, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Reason))
 
 
