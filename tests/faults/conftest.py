@@ -24,6 +24,7 @@ import pytest  # noqa: E402
 from model_fixture import register_tiny, simulate, tiny_workspace  # noqa: E402,F401
 
 from rrlfeh.core import schema  # noqa: E402
+from rrlfeh.core.reasons import of_stage  # noqa: E402
 from rrlfeh.serving import payload, sanity, star_rows  # noqa: E402
 
 
@@ -143,7 +144,9 @@ def predict_outcome(vari: pd.DataFrame, epochs: pd.DataFrame) -> dict:
     rows, rejects, _ = star_rows.chunk_rows(schema.conform(epochs, "epoch_photometry"), stars,
                                             sanity.Bounds())
     out = {int(s): ("rejected", r) for s, r in zip(rejects["source_id"], rejects["reason"])}
-    return out | _request_outcome(payload.parse_request(rows))
+    req = payload.parse_request(rows)
+    assert set(rejects["reason"]) | set(req.reason) - {""} <= set(of_stage("predict"))  # registered
+    return out | _request_outcome(req)
 
 
 def served_outcome(vari: pd.DataFrame, epochs: pd.DataFrame) -> dict:

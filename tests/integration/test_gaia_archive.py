@@ -150,6 +150,8 @@ def test_sync_csv_missing_file_and_bad_column_type_are_reported(tmp_path):
     assert set(missing) == {str(ids[3]), str(ids[4])}
     assert "not returned by the archive" in missing[str(ids[3])]
     assert "floating point" in missing[str(ids[4])] and f"{ids[4]}.csv" in missing[str(ids[4])]
+    assert missing[str(ids[3])].startswith("no_epochs: ")
+    assert missing[str(ids[4])].startswith("unreadable_epoch_file: ")
     written = schema.read_table(tmp_path / "raw/epoch_photometry.parquet", "epoch_photometry")
     _same_epochs(written, epochs[~epochs["source_id"].isin([ids[3], ids[4]])])
     # the stars without epochs stay in the catalogue: clean drops them with a reason

@@ -95,3 +95,25 @@ def test_what_the_stages_log_is_what_dvc_declares(params):
     assert "train.n_jobs" not in logged and "preprocess.n_points_rrc" not in logged
     assert logged["preprocess.n_points_rrab"] == params.preprocess.n_points_rrab
     assert set(flatten(declared(params, "tune"))) >= {"seed", "tune.max_epochs", "preprocess.kde_alpha"}
+
+
+def _config_objects(obj) -> list:
+    import dataclasses
+
+    if not dataclasses.is_dataclass(obj):
+        return []
+    return [obj] + [o for f in dataclasses.fields(obj) for o in _config_objects(getattr(obj, f.name))]
+
+
+def test_the_guard_is_a_view_not_a_patch_on_the_config_classes(params):
+    """No config class has its attribute lookup replaced (at import or by restrict): only the view
+    a stage is handed checks reads, and its sections are views too."""
+    from rrlfeh.config.views import ConfigView
+
+    restrict(params, "train", "rrab").fit.schedule
+    patched = sorted({type(o).__name__ for o in _config_objects(params)
+                      if type(o).__getattribute__ is not object.__getattribute__})
+    assert patched == []
+    assert isinstance(restrict(params, "tune").tune, ConfigView)
+    with pytest.raises(AttributeError):
+        restrict(params, "tune").tune.no_such_key

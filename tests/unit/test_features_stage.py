@@ -12,6 +12,7 @@ import pytest
 from rrlfeh.config import load_params
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.core import schema
+from rrlfeh.core.reasons import of_stage
 from rrlfeh.core.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
 from rrlfeh.features.batch import preprocess_batches
@@ -168,6 +169,7 @@ def test_run_preprocess_writes_the_contract(tables, tmp_path, star_type):
     assert set(data["source_id"]) | set(rejected["source_id"]) == ids
     assert not set(data["source_id"]) & set(rejected["source_id"])
     assert (rejected["stage"] == "preprocess").all() and rejected["detail"].str.contains("n_epochs=").all()
+    assert set(rejected["reason"]) <= set(of_stage("preprocess"))
     c = json.loads((out / f"{star_type}.json").read_text())["counts"]
     assert c == report["counts"]
     assert c["stars_in"] == len(ids) == c["stars_out"] + sum(v for k, v in c.items() if k.startswith("rejected_"))

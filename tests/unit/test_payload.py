@@ -98,6 +98,19 @@ def test_bad_period_and_epoch_are_left_to_the_preprocessing():
     assert np.isnan(req.period[1]) and req.period[0] == -1.0
 
 
+def test_impossible_period_and_conflicting_epochs_have_their_own_codes():
+    """Not bad_period / duplicate_transits: those codes mean the model's and clean's own tests
+    (rrlfeh.core.reasons)."""
+    from rrlfeh.core.reasons import of_stage
+
+    t = np.linspace(1700.0, 1900.0, 30)
+    m = 17 + 0.1 * np.sin(t)
+    twice = np.r_[t, t[:1]], np.r_[m, m[:1] + 0.3]  # one time again with another magnitude
+    req = payload.parse_request(_request(period=[3.0, 0.31], time=[t, twice[0]], mag=[m, twice[1]]))
+    assert req.reason.tolist() == ["period_outside_range", "conflicting_epochs"]
+    assert set(req.reason) <= set(of_stage("serve"))
+
+
 def test_build_output_columns_and_status():
     req = payload.parse_request(_request())
     out = payload.build_output(req, np.array([-1.2, np.nan]), np.array([0.15, np.nan]),

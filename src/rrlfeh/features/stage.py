@@ -15,6 +15,7 @@ import pandas as pd
 
 from rrlfeh.config.stages import section_values
 from rrlfeh.config.preprocess import PreprocessConfig
+from rrlfeh.core import reasons as R
 from rrlfeh.core import schema
 from rrlfeh.core.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
@@ -78,12 +79,12 @@ def rejected_table(
 ) -> pd.DataFrame:
     """Rejects rows (stage 'preprocess') with the reason and the star's usable epoch count."""
     why = {
-        "bad_period": "period missing or <= 0",
-        "bad_epoch": "epoch_g missing",
-        "few_epochs": f"fewer than {cfg.min_epochs} finite G epochs",
-        "constant_magnitudes": "all G magnitudes equal",
-        "poor_phase_coverage": f"a phase gap wider than {cfg.max_phase_gap}",
-        "spline_failed": "the smoothing spline gave a non-finite or flat curve",
+        R.BAD_PERIOD.code: "period missing or <= 0",
+        R.BAD_EPOCH.code: "epoch_g missing",
+        R.FEW_EPOCHS.code: f"fewer than {cfg.min_epochs} finite G epochs",
+        R.CONSTANT_MAGNITUDES.code: "all G magnitudes equal",
+        R.POOR_PHASE_COVERAGE.code: f"a phase gap wider than {cfg.max_phase_gap}",
+        R.SPLINE_FAILED.code: "the smoothing spline gave a non-finite or flat curve",
     }
     bad = ~res.ok
     reason = pd.Series(res.reason[bad], dtype="string")

@@ -15,19 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from rrlfeh.config.preprocess import PreprocessConfig
+from rrlfeh.core import reasons as R
 from rrlfeh.core.ragged import LightCurves, segment_median, segment_reduce
 from rrlfeh.features.folding import fold, largest_phase_gap
 from rrlfeh.features.spline import basis_matrix, fit_periodic, periodic_basis
 
-# Rejection reasons, in the order they are tested (a star gets the first that applies).
-REASONS = (
-    "bad_period",  # period missing, non-finite or <= 0
-    "bad_epoch",  # epoch_g (time of maximum) missing: phase 0 would not be maximum light
-    "few_epochs",  # fewer finite epochs than min_epochs
-    "constant_magnitudes",  # no variation to standardize
-    "poor_phase_coverage",  # largest phase gap above max_phase_gap (e.g. all points at one phase)
-    "spline_failed",  # the fit gave a non-finite or flat curve
-)
+# Rejection reasons, in the order they are tested (a star gets the first that applies; what each
+# tests: rrlfeh.core.reasons)
+REASONS = R.codes(R.BAD_PERIOD, R.BAD_EPOCH, R.FEW_EPOCHS, R.CONSTANT_MAGNITUDES,
+                  R.POOR_PHASE_COVERAGE, R.SPLINE_FAILED)
 # Peak-to-peak below this (mag) counts as constant: far below any photometric error.
 _CONSTANT_MAG = 1e-6
 # CurveOptions' defaults are PreprocessConfig's (one source); callers pass cfg.curve_options(type).
@@ -102,9 +98,9 @@ def preprocess_curves(curves: LightCurves, options: CurveOptions | Mapping) -> P
     def reject(mask: np.ndarray, why: str) -> None:
         reason[mask & (reason == "")] = why
 
-    reject(~(np.isfinite(periods) & (periods > 0)), "bad_period")
-    reject(~np.isfinite(epochs), "bad_epoch")
-    reject(n_epochs < max(opts.min_epochs, 1), "few_epochs")
+    reject(~(np.isfinite(periods) & (periods > 0)), R.BAD_PERIOD.code)
+    reject(~np.isfinite(epochs), R.BAD_EPOCH.code)
+    reject(n_epochs < max(opts.min_epochs, 1), R.FEW_EPOCHS.code)
 
     # Only epochs of stars still in play go further (indices stay sorted by star).
     keep = finite & (reason == "")[star]
@@ -113,11 +109,11 @@ def preprocess_curves(curves: LightCurves, options: CurveOptions | Mapping) -> P
     ptp = segment_reduce(np.maximum, mag_k, counts, -np.inf) - segment_reduce(
         np.minimum, mag_k, counts, np.inf
     )
-    reject(~(ptp > _CONSTANT_MAG), "constant_magnitudes")
+    reject(~(ptp > _CONSTANT_MAG), R.CONSTANT_MAGNITUDES.code)
 
     phase_k = fold(time_k, epochs[star_k], periods[star_k])
     phase_gap = np.where(reason == "", largest_phase_gap(phase_k, star_k, n), np.nan)
-    reject(phase_gap > opts.max_phase_gap, "poor_phase_coverage")
+    reject(phase_gap > opts.max_phase_gap, R.POOR_PHASE_COVERAGE.code)
 
     out = PreprocessResult(np.zeros((n, opts.n_points, 2), dtype=np.float32), reason == "", reason,
                            n_epochs.astype(np.int64), np.full(n, np.nan), np.full(n, np.nan),
@@ -125,7 +121,7 @@ def preprocess_curves(curves: LightCurves, options: CurveOptions | Mapping) -> P
     fit_rows = np.flatnonzero(reason == "")
     if len(fit_rows):
         curves_k = _Folded(phase_k, mag_k, star_k, n)
-        reject(_fill_smoothed(out, curves_k, fit_rows, periods, opts), "spline_failed")
+        reject(_fill_smoothed(out, curves_k, fit_rows, periods, opts), R.SPLINE_FAILED.code)
         out.ok = reason == ""
     return out
 

@@ -6,13 +6,14 @@ arrays) becomes that star's `reason`, so one bad star never fails a 10,000-star 
 Reason codes, in the order they are checked (the first failure is the one reported):
   invalid_input  time/mag not arrays or of different lengths
   the input-sanity codes (rrlfeh.serving.sanity: bad_source_id, time_outside_window,
-                 mag_outside_range, duplicate_transits, bad_period), shared with `rrlfeh predict`
+                 mag_outside_range, conflicting_epochs, period_outside_range), shared with
+                 `rrlfeh predict`
   invalid_input  no (time, mag) pair left without a missing value
   unknown_type   not RRab/RRc (in any case or spacing: schema.canonical_type), or no model of that
                  type in the registered version
 then the preprocessing's own codes (rrlfeh.features.tensors.REASONS: bad_period, bad_epoch,
 few_epochs, constant_magnitudes, poor_phase_coverage, spline_failed), so a star is judged exactly
-as training judged it.
+as training judged it. What each code tests: rrlfeh.core.reasons.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.core import curve, schema
+from rrlfeh.core import reasons as R
 from rrlfeh.core.ragged import LightCurves
 from rrlfeh.errors import DataError
 from rrlfeh.serving import sanity
@@ -125,7 +127,7 @@ def parse_request(df: pd.DataFrame, bounds: sanity.Bounds | None = None) -> Requ
     for i, (t_cell, m_cell) in enumerate(zip(df["time"].to_numpy(object), df["mag"].to_numpy(object))):
         t, m = _as_curve(t_cell), _as_curve(m_cell)
         if t is None or m is None or t.shape != m.shape:
-            reason[i] = "invalid_input"
+            reason[i] = R.INVALID_INPUT.code
             times.append(empty)
             mags.append(empty)
             continue
@@ -137,14 +139,14 @@ def parse_request(df: pd.DataFrame, bounds: sanity.Bounds | None = None) -> Requ
     checked = sanity.screen(ids, curves, bounds or sanity.Bounds())
     n_epochs = checked.curves.counts
     reason = np.where(reason == "", checked.reason, reason)
-    reason[(reason == "") & (n_epochs == 0)] = "invalid_input"
+    reason[(reason == "") & (n_epochs == 0)] = R.INVALID_INPUT.code
 
     # the spelling rrlfeh predict reads vari_rrlyrae with: both answer 'RRAB', ' rrab ' alike
     type_key = np.array(
         [TYPE_KEYS.get(schema.canonical_type(t), "") if isinstance(t, str) else "" for t in df["type"]],
         dtype=object,
     )
-    reason[(reason == "") & (type_key == "")] = "unknown_type"
+    reason[(reason == "") & (type_key == "")] = R.UNKNOWN_TYPE.code
     return Request(source_id=ids, type_key=type_key, curves=checked.curves, reason=reason,
                    n_duplicates=checked.n_duplicates)
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.serving import PredictConfig
+from rrlfeh.core import reasons as R
 from rrlfeh.serving import payload, sanity
 
 # The PredictConfig fields the model itself uses: logged as its model_config.
@@ -169,7 +170,7 @@ class FehModel(mlflow.pyfunc.PythonModel):
         n_epochs = req.n_epochs.copy()
         reason = req.reason.copy()
         oor = np.full(n, "", dtype=object)
-        reason[(reason == "") & ~np.isin(req.type_key, list(self.types))] = "unknown_type"
+        reason[(reason == "") & ~np.isin(req.type_key, list(self.types))] = R.UNKNOWN_TYPE.code
         for key, tm in self.types.items():
             idx = np.flatnonzero((req.type_key == key) & (reason == ""))
             if idx.size == 0:

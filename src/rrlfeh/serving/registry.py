@@ -9,7 +9,6 @@ was promoted, demoted or rolled back to.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import time
@@ -19,6 +18,7 @@ import pandas as pd
 
 from rrlfeh import tracking
 from rrlfeh.config import Params
+from rrlfeh.config.loader import to_dict
 from rrlfeh.config.serving import RegisterConfig
 from rrlfeh.errors import DataError, RRLFehError
 from rrlfeh.serving import gate
@@ -152,7 +152,7 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
     # one real test star per type: the logged example MLflow checks the model against
     example = pd.concat([s.inputs.head(1) for s in sets.values()], ignore_index=True)
     inputs = {f"models_{t}": models_dir / t for t in manifests} | {"clean": clean_dir}
-    run_params = {"register": dataclasses.asdict(cfg), "predict": model_config(params.predict),
+    run_params = {"register": to_dict(cfg), "predict": model_config(params.predict),
                   "preprocess": {"kde_alpha": params.preprocess.kde_alpha,
                                  "kde_max_weight": params.preprocess.kde_max_weight}}
     # lineage: the train runs that produced the fold models

@@ -5,8 +5,10 @@ A star is impossible, and gets a reason instead of an estimate, when
   time_outside_window   an epoch time is infinite or outside `time_window` (BJD(TCB) - 2455197.5 d:
                         JD or MJD times, or times in seconds, land there, far from any Gaia span)
   mag_outside_range     a G magnitude is infinite or outside `mag_range`
-  duplicate_transits    two epochs at the same time with different magnitudes
-  bad_period            the period is not finite or outside `period_range` (days)
+  conflicting_epochs    two epochs at the same time with different magnitudes
+  period_outside_range  a finite, positive period outside `period_range` (days; missing or <= 0 is
+                        the model's own bad_period)
+(the codes: rrlfeh.core.reasons, with every other reject reason)
 NaN is a missing value (the epoch is dropped, as training did); an epoch repeated exactly (same
 time, same magnitude: a row concatenated twice) is dropped and counted, so it is never counted
 twice. `clean` treats exactly repeated rows the same way (quality/cuts.py).
@@ -18,20 +20,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rrlfeh.config.serving import PredictConfig
+from rrlfeh.core import reasons as R
 from rrlfeh.core.ragged import LightCurves
 
 SOURCE_ID_MAX = 2**63 - 1
-REASONS = ("bad_source_id", "time_outside_window", "mag_outside_range", "duplicate_transits",
-           "bad_period")
+REASONS = R.codes(R.BAD_SOURCE_ID, R.TIME_OUTSIDE_WINDOW, R.MAG_OUTSIDE_RANGE, R.CONFLICTING_EPOCHS,
+                  R.PERIOD_OUTSIDE_RANGE)
+
+
+_DEFAULTS = PredictConfig()  # the one home of the ranges' defaults (and of why they are what they are)
 
 
 @dataclass(frozen=True)
 class Bounds:
     """The accepted ranges (params.yaml `predict`; the served model's model_config)."""
 
-    time_window: tuple[float, float] = (1500.0, 4000.0)  # DR3 1666-2704 and DR4-like spans (to 3672)
-    period_range: tuple[float, float] = (0.1, 1.5)  # days; RR Lyrae pulsate in 0.2-1.2 d
-    mag_range: tuple[float, float] = (1.0, 25.0)  # G; validate.mag_max is 25 too
+    time_window: tuple[float, float] = tuple(_DEFAULTS.time_window)
+    period_range: tuple[float, float] = tuple(_DEFAULTS.period_range)
+    mag_range: tuple[float, float] = tuple(_DEFAULTS.mag_range)
 
     @classmethod
     def of(cls, cfg) -> Bounds:
@@ -77,12 +84,12 @@ def screen(source_id, curves: LightCurves, bounds: Bounds = Bounds()) -> Screene
         p = curves.period
         lo, hi = bounds.period_range
         checks = [
-            ("bad_source_id", ~((sid > 0) & (sid <= SOURCE_ID_MAX))),
-            ("time_outside_window", curves.per_star(bad_t) > 0),
-            ("mag_outside_range", curves.per_star(bad_m) > 0),
-            ("duplicate_transits", np.bincount(s_o[1:][conflict], minlength=n) > 0),
+            (R.BAD_SOURCE_ID.code, ~((sid > 0) & (sid <= SOURCE_ID_MAX))),
+            (R.TIME_OUTSIDE_WINDOW.code, curves.per_star(bad_t) > 0),
+            (R.MAG_OUTSIDE_RANGE.code, curves.per_star(bad_m) > 0),
+            (R.CONFLICTING_EPOCHS.code, np.bincount(s_o[1:][conflict], minlength=n) > 0),
             # NaN and <= 0 are the preprocessing's own bad_period; beyond the physical range too
-            ("bad_period", np.isfinite(p) & (p > 0) & ((p < lo) | (p > hi))),
+            (R.PERIOD_OUTSIDE_RANGE.code, np.isfinite(p) & (p > 0) & ((p < lo) | (p > hi))),
         ]
     for code, failed in checks:
         reason[(reason == "") & np.asarray(failed, dtype=bool)] = code

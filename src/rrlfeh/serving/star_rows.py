@@ -8,9 +8,10 @@ leaves either in the catalogue or in the rejects table with one reason:
   not_in_vari_rrlyrae  epoch photometry of a star the vari_rrlyrae table does not have
   unreadable_epoch_file  the star's per-source epoch file (archive zip member) was unusable
   <sanity reason>      an impossible star (serving/sanity.py: bad_source_id, time_outside_window,
-                       mag_outside_range, duplicate_transits, bad_period), before the model
+                       mag_outside_range, conflicting_epochs, period_outside_range), before the model
   <model reason>       the model's own per-star verdict (unknown_type, bad_period, invalid_input,
                        few_epochs, ...: serving/payload.py)
+Every code, with what it tests: rrlfeh.core.reasons.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.core import curve, schema
+from rrlfeh.core import reasons as R
 from rrlfeh.core.ragged import LightCurves
 from rrlfeh.errors import DataError
 
@@ -107,14 +109,14 @@ def screen_curves(curves: LightCurves, types: np.ndarray, bounds, tally: dict | 
 def _screen_detail(curves: LightCurves, reason: np.ndarray, bounds) -> np.ndarray:
     """What was impossible, in a few words (the reject's detail), from the curves as they came."""
     what = {
-        "bad_source_id": lambda sid, t, m, p: f"source_id={sid}",
-        "time_outside_window": lambda sid, t, m, p: (
+        R.BAD_SOURCE_ID.code: lambda sid, t, m, p: f"source_id={sid}",
+        R.TIME_OUTSIDE_WINDOW.code: lambda sid, t, m, p: (
             f"times {np.nanmin(t):.6g}..{np.nanmax(t):.6g}; "
             f"accepted {list(bounds.time_window)} (BJD(TCB)-2455197.5)"),
-        "mag_outside_range": lambda sid, t, m, p: (f"mags {np.nanmin(m):.4g}..{np.nanmax(m):.4g}; "
+        R.MAG_OUTSIDE_RANGE.code: lambda sid, t, m, p: (f"mags {np.nanmin(m):.4g}..{np.nanmax(m):.4g}; "
                                                    f"accepted {list(bounds.mag_range)}"),
-        "duplicate_transits": lambda sid, t, m, p: "epochs at the same time with different magnitudes",
-        "bad_period": lambda sid, t, m, p: f"period={p:.6g} d; accepted {list(bounds.period_range)}",
+        R.CONFLICTING_EPOCHS.code: lambda sid, t, m, p: "epochs at the same time with different magnitudes",
+        R.PERIOD_OUTSIDE_RANGE.code: lambda sid, t, m, p: f"period={p:.6g} d; accepted {list(bounds.period_range)}",
     }
     parts = zip(curves.source_id.tolist(), curves.times(), curves.mags(), curves.period, reason)
     return np.asarray([what[c](sid, t, m, p) for sid, t, m, p, c in parts], dtype=object)
@@ -153,9 +155,9 @@ def join_rejects(seen: np.ndarray, rows_per_star: np.ndarray, sent: np.ndarray,
     known = isin_sorted(seen, stars["source_id"].to_numpy())
     no_g = seen[known & ~np.isin(seen, sent)]
     return concat_rejects([
-        _rejects(seen[~known], "not_in_vari_rrlyrae",
+        _rejects(seen[~known], R.NOT_IN_VARI_RRLYRAE.code,
                  np.char.add(np.asarray(rows_per_star)[~known].astype(str), " epoch rows")),
-        _rejects(no_g, "no_clean_g_epochs",
+        _rejects(no_g, R.NO_CLEAN_G_EPOCHS.code,
                  "no G transit with rejected_by_variability=false and a finite mag"),
     ])
 
@@ -190,7 +192,7 @@ def missing_stars(stars: pd.DataFrame, seen: np.ndarray, issues: list = ()) -> p
     missing = ids[~isin_sorted(ids, np.unique(seen))]
     notes = {i.source_id: i.reason for i in issues if not i.unreadable}
     detail = [notes.get(int(s), "no epoch photometry rows for this source_id") for s in missing]
-    return _rejects(missing, "no_epochs", np.asarray(detail, dtype=object))
+    return _rejects(missing, R.NO_EPOCHS.code, np.asarray(detail, dtype=object))
 
 
 def assemble(predicted: pd.DataFrame, stars: pd.DataFrame,
@@ -242,7 +244,7 @@ def issue_rejects(issues: list) -> tuple[pd.DataFrame, np.ndarray]:
     failed = [i for i in issues if i.source_id is not None and i.unreadable]
     ids = [i.source_id for i in failed]
     details = [i.reason if i.reason.startswith(i.file) else f"{i.file}: {i.reason}" for i in failed]
-    return (_rejects(ids, "unreadable_epoch_file", np.asarray(details, dtype=object)),
+    return (_rejects(ids, R.UNREADABLE_EPOCH_FILE.code, np.asarray(details, dtype=object)),
             np.asarray(ids, dtype="int64"))
 
 
