@@ -107,7 +107,7 @@ def preprocess(
     params: Path = PARAMS,
 ) -> None:
     """Fold, smooth, resample, standardize and weight the clean light curves of one type."""
-    from rrlfeh.features.stage import run_preprocess
+    from rrlfeh.features.preprocess import run_preprocess
 
     t = _type(star_type)
     run_preprocess(_params(params, "preprocess", t).preprocess, t, clean_dir, out, plots)
@@ -149,7 +149,7 @@ def train(
     t = _type(star_type)
     p = _params(params, "train", t)
     use_keras_backend(p.fit.backend)
-    from rrlfeh.model.cv import run_train
+    from rrlfeh.model.train import run_train
 
     run_train(
         p, t,

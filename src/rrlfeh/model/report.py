@@ -19,7 +19,7 @@ from rrlfeh.model.metrics import regression_metrics, summarize
 from rrlfeh.model.splits import Holdout, fold_weights
 
 if TYPE_CHECKING:
-    from rrlfeh.model.cv import FoldResult
+    from rrlfeh.model.train import FoldResult
 
 
 # What write_outputs writes into the plots folder: the only files `train` overwrites there (the
