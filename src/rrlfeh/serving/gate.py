@@ -18,6 +18,7 @@ import pandas as pd
 
 from rrlfeh.core import curve, schema
 from rrlfeh.errors import DataError
+from rrlfeh.model.metrics import regression_metrics
 from rrlfeh.serving import payload
 
 EPOCH_COLUMNS = list(curve.EPOCH_COLUMNS)
@@ -96,8 +97,6 @@ def score(model, sset: ScoringSet) -> dict:
 
     Stars the model rejects are counted, not scored; wRMSE is NaN when it scores none.
     """
-    from rrlfeh.model.metrics import regression_metrics
-
     out = model.predict(sset.inputs)
     ok = (out["status"] == "ok").to_numpy()
     if ok.any():
