@@ -44,7 +44,7 @@ def _options(
 def _params(path: Path, stage: str | None = None, star_type: str | None = None):
     """params.yaml, typed; for a pipeline stage, restricted to the keys it declares
     (rrlfeh.config.stages): reading another raises a ConfigError naming it."""
-    from rrlfeh.config import load_params
+    from rrlfeh.config import load_params  # here, not above: `summary` reads no params (its deps)
 
     params = load_params(path)
     if stage is None:

@@ -14,11 +14,11 @@ from rrlfeh import tracking
 from rrlfeh.config.loader import to_dict
 from rrlfeh.config.stages import declared
 from rrlfeh.config.params import Params
-from rrlfeh.features.weights import kde_weights
+from rrlfeh.features.weights import split_weights
 from rrlfeh.model import applicability, plots
 from rrlfeh.model.dataset import Tensors
 from rrlfeh.model.metrics import regression_metrics, summarize
-from rrlfeh.model.splits import Holdout, fold_weights
+from rrlfeh.model.splits import Holdout
 
 if TYPE_CHECKING:  # for annotations only: model.train imports this module (a cycle at run time)
     from rrlfeh.model.train import FoldResult
@@ -56,13 +56,17 @@ class CVOutcome:
     oof: tuple[np.ndarray, np.ndarray, np.ndarray]  # out_of_fold's (oof, in-fold, weights)
 
 
+def dev_test_weights(params: Params, data: Tensors, holdout: Holdout) -> tuple[np.ndarray, np.ndarray]:
+    """(development, test) weights: the KDE of the whole development set, at its own labels and at
+    the test labels (never fitted on them); the gate weighs the test stars the same way."""
+    return split_weights(data.y[holdout.dev], data.y[holdout.test], params.preprocess.kde_alpha,
+                         params.preprocess.kde_max_weight)
+
+
 def ensemble_test(params: Params, data: Tensors, holdout: Holdout, results: list[FoldResult]):
-    """The fold ensemble's mean prediction for the test stars, and their weights: the KDE of the
-    whole development set evaluated at the test labels (never fitted on them)."""
+    """The fold ensemble's mean prediction for the test stars, and their weights."""
     pred = np.mean([r.pred_test for r in results], axis=0)
-    _, w = fold_weights(data.y[holdout.dev], data.y[holdout.test], params.preprocess.kde_alpha,
-                        params.preprocess.kde_max_weight)
-    return pred, w
+    return pred, dev_test_weights(params, data, holdout)[1]
 
 
 def oracle_metrics(oracle: np.ndarray | None, y, w) -> dict | None:
@@ -90,9 +94,7 @@ def out_of_fold(params: Params, data: Tensors, holdout: Holdout, results: list[F
     """(out-of-fold predictions, in-fold predictions, weights) of the development stars: each star's
     predictions averaged over repeats, weighed by the KDE of the whole development set."""
     oof, infold = per_star_means(holdout.dev.size, results)
-    w_dev = kde_weights(data.y[holdout.dev].astype("float64"), params.preprocess.kde_alpha,
-                        max_weight=params.preprocess.kde_max_weight)
-    return oof, infold, w_dev
+    return oof, infold, dev_test_weights(params, data, holdout)[0]
 
 
 def oracle_ratios(summary: dict) -> dict:
@@ -169,7 +171,7 @@ def _predictions_table(ids, y, pred, w, n_epochs) -> pd.DataFrame:
 def write_no_training_plots(plots_dir: Path, reason: str) -> None:
     """The declared plot files of a type that was not trained (its base model kept): tables with
     their columns and no row, and figures that say why, so the stage's outputs all exist."""
-    import matplotlib
+    import matplotlib  # lazy and heavy; the backend must be set before pyplot is imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

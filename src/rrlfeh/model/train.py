@@ -27,12 +27,13 @@ from rrlfeh import tracking
 from rrlfeh.config.params import Params
 from rrlfeh.config.stages import declared
 from rrlfeh.errors import DataError
+from rrlfeh.features.weights import split_weights
 from rrlfeh.model import report
 from rrlfeh.model.dataset import Tensors, load_tensors, oracle_lookup, read_hparams, read_hparams_dict
 from rrlfeh.model.finetune import base_folds, finetune_start
 from rrlfeh.model.gru import build_model, label_scale, make_optimizer
 from rrlfeh.model.metrics import regression_metrics
-from rrlfeh.model.splits import Fold, cv_folds, fold_weights, holdout_split
+from rrlfeh.model.splits import Fold, cv_folds, holdout_split
 from rrlfeh.runtime import configure_keras_worker, configure_logging, resolve_jobs
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def _fit_fold(plan: FoldPlan, data: Tensors, fold: Fold, oracle: np.ndarray | No
     params = plan.params
     tr, va = plan.dev[fold.train], plan.dev[fold.val]
     y_tr, y_va = data.y[tr], data.y[va]
-    w_tr, w_va = fold_weights(y_tr, y_va, params.preprocess.kde_alpha, params.preprocess.kde_max_weight)
+    w_tr, w_va = split_weights(y_tr, y_va, params.preprocess.kde_alpha, params.preprocess.kde_max_weight)
     name = f"fold_r{fold.repeat}_k{fold.fold}"
     with tracking.child_run(
         name, params={**train_params(params), "hp": plan.hp},

@@ -194,8 +194,9 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
         "aliases": sorted(client.get_model_version(name, version).aliases),
         "challenger_metrics": challenger, "champion_metrics": champion,
         "champion_rescored": rescored,
-        # the train stage's score of the same test split from its tensors: a large gap to the
-        # end-to-end challenger_metrics would mean training and serving preprocess differently
+        # the train stage's score of the same test split from its tensors, with the same weights
+        # (gate.test_weights): a large gap to the end-to-end challenger_metrics means training
+        # and serving preprocess differently
         "train_stage_test_metrics": {t: m.get("test_metrics") for t, m in manifests.items()},
     }
     out_path = Path(out_path)
