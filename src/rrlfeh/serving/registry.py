@@ -196,7 +196,7 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
         "champion_rescored": rescored,
         # the train stage's score of the same test split from its tensors, with the same weights
         # (gate.test_weights): a large gap to the end-to-end challenger_metrics means training
-        # and serving preprocess differently
+        # and serving preprocess differently (~1e-8 comes from the npz's float32 labels)
         "train_stage_test_metrics": {t: m.get("test_metrics") for t, m in manifests.items()},
     }
     out_path = Path(out_path)
