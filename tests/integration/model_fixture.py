@@ -135,7 +135,7 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
     import keras
 
     from rrlfeh.features.tensors import preprocess_arrays
-    from rrlfeh.features.weights import kde_weights
+    from rrlfeh.features.weights import split_weights
     from rrlfeh.model.gru import build_model
     from rrlfeh.model.metrics import regression_metrics
     from rrlfeh.serving.payload import model_input_from_tables
@@ -151,7 +151,7 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
     rng = np.random.default_rng(seed)
     test = rng.random(len(ids)) < 0.2
     dev = np.flatnonzero(~test)
-    w_dev = kde_weights(y[dev], cfg.kde_alpha)
+    w_dev = split_weights(y[dev], [], cfg.kde_alpha, cfg.kde_max_weight)[0]
     np.savez(processed / f"{star_type}.npz", X=res.X, y=y.astype(np.float32),
              w=np.ones(len(y), np.float32), source_id=ids, n_epochs=res.n_epochs.astype(np.int32),
              period=rows["period"].to_numpy(), amplitude=res.amplitude,
@@ -169,7 +169,9 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
                       regression_metrics(y[val], model.predict(res.X[val], verbose=0).ravel(), None)})
     # Test-only calibration: zero weighted mean error of the ensemble on the test split, with the
     # gate's weights. Then wRMSE(shift)^2 = wRMSE(0)^2 + shift^2: every variant(shift) is worse.
-    w_test = kde_weights(y[dev], cfg.kde_alpha, y_eval=y[test])
+    # (float32 labels, as the npz's: the gate weighs with those)
+    w_test = split_weights(y[dev].astype(np.float32), y[test].astype(np.float32), cfg.kde_alpha,
+                           cfg.kde_max_weight)[1]
     pred = np.mean([m.predict(res.X[test], verbose=0).ravel() for m in models], axis=0)
     delta = -float(np.average(pred - y[test], weights=w_test))
     for k, model in enumerate(models):

@@ -90,7 +90,7 @@ def _children(runs: pd.DataFrame, parent_id: str) -> pd.DataFrame:
 
 
 def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
-    from rrlfeh.model.cv import run_train
+    from rrlfeh.model.train import run_train
     from rrlfeh.model.tune import run_tune
 
     monkeypatch.setenv("DVC_EXP_NAME", "exp-tiny")
@@ -332,7 +332,7 @@ def test_finetune_starts_from_the_trained_folds_and_records_its_stars(mlflow_sto
     answers), trains finetune.epochs epochs, and the manifest lists the stars it was tuned on."""
     import keras
 
-    from rrlfeh.model.cv import run_train
+    from rrlfeh.model.train import run_train
 
     data = tmp_path / "rrab.npz"
     truth = make_tensors(data)
@@ -376,7 +376,7 @@ def test_finetune_without_labels_of_a_type_keeps_its_base_folds_and_tune_does_no
         mlflow_store, tmp_path):
     """Real labels of RRab only (no labelled real RRc exists): the rrc model (here: rrab, the tiny tensors' type) stays the base's,
     said so in its manifest and metrics; tune hands on the base's hyperparameters, no search."""
-    from rrlfeh.model.cv import run_train
+    from rrlfeh.model.train import run_train
     from rrlfeh.model.tune import run_tune
 
     data = tmp_path / "rrab.npz"

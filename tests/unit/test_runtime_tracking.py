@@ -74,7 +74,7 @@ def test_experiments_open_on_their_runs_in_the_ui(mlflow_store):
     view, `custom_model_development` ones on the runs table."""
     import mlflow
 
-    from rrlfeh.model.cv import EXPERIMENT as TRAIN
+    from rrlfeh.model.train import EXPERIMENT as TRAIN
     from rrlfeh.model.tune import EXPERIMENT as TUNE
     from rrlfeh.serving.registry import EXPERIMENT as REGISTER
 

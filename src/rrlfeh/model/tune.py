@@ -30,7 +30,8 @@ from rrlfeh.model.dataset import load_tensors
 from rrlfeh.model.finetune import base_hparams
 from rrlfeh.model.gru import label_scale
 from rrlfeh.model.search_space import GRUHyperModel, trial_hparams
-from rrlfeh.model.splits import fold_weights, holdout_split, stratified_subset
+from rrlfeh.features.weights import split_weights
+from rrlfeh.model.splits import holdout_split, stratified_subset
 
 EXPERIMENT = "rrlfeh-tune"
 OBJECTIVE = "val_wmse"  # weighted MSE without the regularization penalty
@@ -133,8 +134,8 @@ def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> 
     y_dev = data.y[holdout.dev]
     fit_pos, val_pos = stratified_subset(y_dev, params.tune.validation_fraction, params.split.n_bins, params.seed)
     fit_idx, val_idx = holdout.dev[fit_pos], holdout.dev[val_pos]
-    w_fit, w_val = fold_weights(data.y[fit_idx], data.y[val_idx], params.preprocess.kde_alpha,
-                                 params.preprocess.kde_max_weight)
+    w_fit, w_val = split_weights(data.y[fit_idx], data.y[val_idx], params.preprocess.kde_alpha,
+                                  params.preprocess.kde_max_weight)
 
     data_md5 = tracking.md5_of(data_path)
     search_dir = out_dir / SEARCH_DIR

@@ -108,20 +108,32 @@ def _set_champion(client, name: str, version: str, history: list[str]) -> None:
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps([*history, str(version)]))
 
 
-def _record_gate(client, name: str, version: str, manifests: dict, challenger: dict,
-                 champion: dict | None, champ, promoted: bool, reason: str, run_id: str) -> str:
+@dataclasses.dataclass(frozen=True)
+class GateOutcome:
+    """The gate's verdict on a challenger, with the scores it was decided on."""
+
+    challenger: dict[str, dict]  # per type: gate.score of the new version
+    champion: dict[str, dict] | None  # the same of the champion; None without one
+    champ: object | None  # the champion's ModelVersion (None without one)
+    promoted: bool
+    reason: str
+
+
+def _record_gate(client, name: str, version: str, manifests: dict, outcome: GateOutcome,
+                 run_id: str) -> str:
     """The decision and its numbers on the run (metrics) and on the version (tags, description)."""
     import mlflow
 
+    promoted, reason, champ = outcome.promoted, outcome.reason, outcome.champ
     decision = "promoted" if promoted else "kept_challenger"
     tags = {"gate.decision": decision, "gate.reason": reason, "gate.time": _now(),
             "mlflow_run_id": run_id, "git_commit": tracking.git_commit()}
-    for t, m in challenger.items():
+    for t, m in outcome.challenger.items():
         mlflow.log_metrics({f"challenger_{k}_{t}": v for k, v in m.items()
                             if isinstance(v, (int, float))})
         tags |= {f"gate.wrmse.{t}": str(m["wrmse"]), f"gate.digest.{t}": m["digest"],
                  f"data_md5.{t}": str(manifests[t].get("data_md5"))}
-    for t, m in (champion or {}).items():
+    for t, m in (outcome.champion or {}).items():
         mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"])
     if champ is not None:
         tags["gate.champion_version"] = str(champ.version)  # what it was compared with
@@ -170,8 +182,8 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
         champion, rescored = (None, {}) if champ is None else _champion_scores(client, name, sets, champ)
         promoted, reason = gate.decide(challenger, champion, cfg.tolerance, unchanged,
                                        None if champ is None else str(champ.version))
-        decision = _record_gate(client, name, version, manifests, challenger, champion, champ,
-                                promoted, reason, run.info.run_id)
+        outcome = GateOutcome(challenger, champion, champ, promoted, reason)
+        decision = _record_gate(client, name, version, manifests, outcome, run.info.run_id)
         if promoted:
             _set_champion(client, name, version, _history(client, name))
     result = {
@@ -182,8 +194,9 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
         "aliases": sorted(client.get_model_version(name, version).aliases),
         "challenger_metrics": challenger, "champion_metrics": champion,
         "champion_rescored": rescored,
-        # the train stage's score of the same test split from its tensors: a large gap to the
-        # end-to-end challenger_metrics would mean training and serving preprocess differently
+        # the train stage's score of the same test split from its tensors, with the same weights
+        # (gate.test_weights): a large gap to the end-to-end challenger_metrics means training
+        # and serving preprocess differently (~1e-8 comes from the npz's float32 labels)
         "train_stage_test_metrics": {t: m.get("test_metrics") for t, m in manifests.items()},
     }
     out_path = Path(out_path)

@@ -23,7 +23,7 @@ from rrlfeh.features import plots
 from rrlfeh.features.batch import COUNT_KEYS, preprocess_batches
 from rrlfeh.features.checks import check_tensors
 from rrlfeh.features.tensors import REASONS, PreprocessResult
-from rrlfeh.features.weights import kde_weights
+from rrlfeh.features.weights import split_weights
 
 TYPE_NAMES = {"rrab": "RRab", "rrc": "RRc"}
 
@@ -58,8 +58,10 @@ def tensor_arrays(
     kept = stars[res.ok]
     y = kept["y"].to_numpy(dtype=np.float64)
     labelled = np.isfinite(y)
-    w = np.ones(len(kept))
-    w[labelled] = kde_weights(y[labelled], kde_alpha, max_weight=kde_max_weight)  # development-set weights, for reporting
+    w = np.ones(len(kept), np.float32)
+    # every labelled star by the KDE of them all (preprocess does not know the test split; train
+    # and register weigh by the development labels alone): the weights plotted in feh_weights.png
+    w[labelled] = split_weights(y[labelled], [], kde_alpha, kde_max_weight)[0]
     return {
         "X": res.X[res.ok],
         "y": y.astype(np.float32),

@@ -16,7 +16,7 @@ from rrlfeh.core.reasons import of_stage
 from rrlfeh.core.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
 from rrlfeh.features.batch import preprocess_batches
-from rrlfeh.features.stage import run_preprocess
+from rrlfeh.features.preprocess import run_preprocess
 from rrlfeh.features.tensors import CurveOptions, preprocess_arrays
 
 CFG = PreprocessConfig(chunk_stars=7, n_jobs=1)
