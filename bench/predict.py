@@ -109,8 +109,7 @@ def tiny_model(workdir: Path) -> str:
     """The test suite's tiny trained model, registered in a private store."""
     _private_store(workdir, "tiny")
     if not _registered("models:/rrl-feh@champion"):
-        sys.path.insert(0, str(ROOT / "tests" / "integration"))
-        from model_fixture import build_workspace, register_tiny
+        from tests.support.model_fixture import build_workspace, register_tiny
 
         ws_dir = Path(tempfile.mkdtemp(prefix="tiny-", dir=workdir))
         register_tiny(build_workspace(ws_dir))

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from preprocess import noise_free, simulate, straightforward
+from bench.preprocess import noise_free, simulate, straightforward
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.core import schema
 from rrlfeh.features.folding import fold, largest_phase_gap, star_index, to_ragged

@@ -203,8 +203,7 @@ def main(argv=None) -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     model = args.model
     if args.models_dir is not None:
-        sys.path.insert(0, str(ROOT / "bench"))
-        from predict import trained_model
+        from bench.predict import trained_model
 
         model = trained_model(args.workdir, args.models_dir)
     out = args.workdir / "catalogue.parquet"

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import http.client
-import importlib.util
 import json
 import os
 import platform
@@ -40,21 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _bench_predict():
-    """bench/predict.py, for its model builders (one implementation of `tiny` and `paper-size`)."""
-    spec = importlib.util.spec_from_file_location("bench_predict", ROOT / "bench" / "predict.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def resolve_model(model: str, workdir: Path) -> tuple[str, str]:
     """(model URI, label) and MLFLOW_TRACKING_URI set to the store that holds it."""
     import mlflow
 
+    from bench import predict as bp  # its model builders: one implementation of `tiny` and `paper-size`
     from rrlfeh.tracking import tracking_uri
 
-    bp = _bench_predict()
     if model == "auto":
         store = tracking_uri()
         os.environ["MLFLOW_TRACKING_URI"] = store

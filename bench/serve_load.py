@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -85,8 +84,7 @@ def fire(url: str, bodies: list[bytes], concurrency: int) -> dict:
 
 
 def bodies(n_requests: int, stars: int, seed: int = 11) -> list[bytes]:
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from model_fixture import simulate
+    from tests.support.model_fixture import simulate
 
     from rrlfeh.serving.payload import model_input_from_tables
 

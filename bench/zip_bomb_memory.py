@@ -38,8 +38,7 @@ sys.exit(code)
 
 
 def write_inputs(work: Path, bomb_mb: int) -> tuple[Path, Path, int]:
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from model_fixture import simulate
+    from tests.support.model_fixture import simulate
 
     data = simulate(20, seed=3)
     plain, bomb = work / "plain", work / "bomb"

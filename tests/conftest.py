@@ -45,3 +45,11 @@ def mlflow_store(tmp_path, monkeypatch):
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     yield uri
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace(tmp_path_factory):
+    """The tiny trained workspace of tests.support.model_fixture, built once per session."""
+    from tests.support.model_fixture import build_workspace
+
+    return build_workspace(tmp_path_factory.mktemp("tiny_rrlfeh"))

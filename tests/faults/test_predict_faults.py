@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import one_line, per_source_zip, predict_cfg, unprivileged
-from model_fixture import simulate
 
 from rrlfeh.core import schema
 from rrlfeh.errors import DataError
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.predict import run_predict
+from tests.support.hostile import one_line, per_source_zip, predict_cfg, unprivileged
+from tests.support.model_fixture import simulate
 
 BIN = Path(sys.executable).parent
 

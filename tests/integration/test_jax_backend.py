@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.core import schema
-from test_tune_train import TINY, make_tensors, write_params
+from tests.support.tiny_tensors import TINY, make_tensors, write_params
 
 
 def _stage(args: list[str], cwd: Path, env: dict) -> None:
