@@ -1,6 +1,6 @@
 """Benchmark of the preprocess stage's streaming path (Parquet -> tensors) on simulated curves.
 
-    python bench/preprocess.py [--n 100000] [--n-jobs 0] [--epoch-scale 1] [--baseline-n 200]
+    python -m bench.preprocess [--n 100000] [--n-jobs 0] [--epoch-scale 1] [--baseline-n 200]
 
 Simulates N RR Lyrae light curves (Fourier series with the SIMULATOR.md RRab/RRc relations, Gaia
 DR3-like sampling: lognormal epoch counts, median 45 x scale, clipped to [12, 260] x scale, Gaia G

@@ -1,6 +1,6 @@
 """Serving speed: latency of one-star requests and throughput of 1,000-star requests.
 
-    python bench/serve.py [MODEL] [--single 300] [--batch-stars 1000] [--batches 10] [--workers 1]
+    python -m bench.serve [MODEL] [--single 300] [--batch-stars 1000] [--batches 10] [--workers 1]
 
 Starts `mlflow models serve -m MODEL --env-manager local -h 127.0.0.1` itself (a free port), waits
 for /ping, warms it up, then times POST /invocations round trips from one persistent HTTP

@@ -1,12 +1,12 @@
 """Concurrent load on a real server: N requests sent at once, every answer checked strictly.
 
-    python bench/serve_load.py [--url URL | --model PATH_OR_URI [--server rrlfeh|mlflow]]
+    python -m bench.serve_load [--url URL | --model PATH_OR_URI [--server rrlfeh|mlflow]]
                                [--requests 200] [--concurrency 200] [--stars 1]
 
 Without --url it starts the server itself on 127.0.0.1 (a free port): `rrlfeh serve -m MODEL`
 (default: MLflow's scoring app behind the project's front) or `mlflow models serve -m MODEL
 --env-manager local`, waits for /ping and stops it at the end. Each request carries --stars tiny
-simulated light curves (tests/integration/model_fixture.py: in the Gaia DR3 span); all requests are
+simulated light curves (tests/support/model_fixture.py: in the Gaia DR3 span); all requests are
 released together from --concurrency threads (one connection each). Prints one JSON object: how
 many answered 200, how many parsed with a strict JSON parser (no NaN / Infinity), latency
 p50/p95/max in ms (request sent -> answer read, queueing in the server included) and wall time.
