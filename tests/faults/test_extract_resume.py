@@ -104,6 +104,7 @@ def big_input(tmp_path_factory):
     return root
 
 
+@pytest.mark.integration
 def test_a_killed_extract_resumes_and_writes_what_an_uninterrupted_run_writes(tmp_path, big_input):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     for d in (whole, killed):

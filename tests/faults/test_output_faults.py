@@ -89,6 +89,7 @@ run_predict(tiny_params(n_jobs=1, chunk_stars=16).predict, {model!r}, [Path({inp
 """
 
 
+@pytest.mark.integration
 def test_a_kill_mid_write_keeps_the_previous_catalogue_and_rejects(model_dir, inputs, tmp_path):
     out = tmp_path / "cat.fits"
     run_predict(predict_cfg(), str(model_dir), [inputs], out, "local", progress=False)

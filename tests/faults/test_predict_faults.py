@@ -61,6 +61,7 @@ def test_impossible_stars_are_rejected_and_repeats_count_once(model_dir, hostile
     assert counts["stars_with_duplicate_epochs"] == 1
 
 
+@pytest.mark.integration
 def test_output_problems_fail_before_any_work(model_dir, hostile, tmp_path):
     root, _ = hostile
     blocker = tmp_path / "a_file"
@@ -98,6 +99,7 @@ def test_a_folder_that_is_not_a_model_is_one_line(hostile, tmp_path):
         run_predict(predict_cfg(), str(tmp_path), [root], tmp_path / "c.parquet", "local", progress=False)
 
 
+@pytest.mark.integration
 def test_credentials_never_reach_the_error_line(hostile, tmp_path):
     root, _ = hostile
     token = "tok3n-SUPER-secret-42"

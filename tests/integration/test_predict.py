@@ -103,6 +103,7 @@ def test_plots(predicted):
     assert all(Path(p).stat().st_size > 10_000 for p in counts["plots"])
 
 
+@pytest.mark.integration
 def test_cli_with_a_worker_pool_writes_the_same_catalogue_as_fits(predicted, gaia_dir, tmp_path):
     """`rrlfeh predict` in a subprocess, two worker processes, another chunk size: same numbers."""
     counts, out = predicted
@@ -210,6 +211,7 @@ def test_the_model_computes_with_its_own_config_not_the_workspace_params(predict
     assert (c["feh_error"] >= a["feh_error"]).all() and (c["feh_error"] > a["feh_error"]).any()
 
 
+@pytest.mark.integration
 def test_set_and_a_manifest_missing_a_preprocessing_key_are_one_line(store, gaia_dir, tmp_path):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     model = Path(mlflow.artifacts.download_artifacts(URI, dst_path=str(tmp_path / "model")))

@@ -14,6 +14,7 @@ from rrlfeh.serving.predict import run_predict
 from tests.support.predict_inputs import ALL_FLAGGED, N_STARS, NO_EPOCHS, ORPHAN, RRD, URI, predict_config
 
 pyspark = pytest.importorskip("pyspark")
+pytestmark = pytest.mark.integration  # a local Spark starts a JVM
 
 
 @pytest.fixture(scope="module")
