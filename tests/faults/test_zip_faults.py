@@ -15,7 +15,7 @@ from rrlfeh.core.epoch_stream import MAX_MEMBER_BYTES, iter_epoch_batches
 from rrlfeh.errors import DataError
 from rrlfeh.serving.catalogue import rejects_path
 from rrlfeh.serving.predict import run_predict
-from tests.support.hostile import per_source_zip
+from tests.support.hostile import corrupt_one_member, per_source_zip
 from tests.support.model_fixture import simulate, tiny_params
 
 

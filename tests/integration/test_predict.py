@@ -30,6 +30,7 @@ from rrlfeh.serving import star_rows
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.payload import model_input_from_tables
 from rrlfeh.serving.predict import run_predict
+from tests.support.model_fixture import tiny_params
 from tests.support.predict_inputs import (
     ALL_FLAGGED, N_STARS, NO_EPOCHS, ORPHAN, RRD, URI, predict_config,
 )
