@@ -7,6 +7,7 @@ import os
 import pytest
 
 from rrlfeh.runtime import configure_environment
+from tests.support import process_watch
 
 configure_environment()
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -56,15 +57,11 @@ def tiny_workspace(tmp_path_factory):
 
 
 def pytest_configure(config):
-    from tests.support import process_watch
-
     process_watch.install()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
-    from tests.support import process_watch
-
     process_watch.reset()  # what this test's fixtures and body start, from here to its call report
     return (yield)
 
@@ -73,8 +70,6 @@ def pytest_runtest_setup(item):
 def pytest_runtest_makereport(item, call):
     """A test that starts a process or a server without the `integration` marker fails, naming
     what it started (tests/support/process_watch.py says what counts)."""
-    from tests.support import process_watch
-
     report = yield
     started = process_watch.started()
     if call.when == "call" and report.passed and started and item.get_closest_marker("integration") is None:
