@@ -49,8 +49,8 @@ test-all: $(STAMP)
 
 ## bench: the benchmarks in bench/ (print JSON)
 bench: $(STAMP)
-	$(BIN)/python bench/preprocess.py
-	$(BIN)/python bench/predict.py
+	$(BIN)/python -m bench.preprocess
+	$(BIN)/python -m bench.predict
 
 ## ui: the MLflow UI over the project's store
 ui: $(STAMP)

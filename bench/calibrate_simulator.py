@@ -4,7 +4,7 @@ phase (phase and amplitude jitter), the outlier share, epoch counts, the Fourier
 P-phi31 relation of the labels. Real stars: the calibration half of a labelled folder only
 (rrlfeh.evaluation.split), plus an unlabelled folder if given. Prints JSON.
 
-    python bench/calibrate_simulator.py [--real DIR] [--unlabelled DIR] [--n-rrab 1500]
+    python -m bench.calibrate_simulator [--real DIR] [--unlabelled DIR] [--n-rrab 1500]
         [-S extract.simulate.sampling.phase_jitter=0.01 ...]
 """
 

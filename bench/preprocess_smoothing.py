@@ -1,6 +1,6 @@
 """How the fixed smoothing strength (preprocess.smoothing, lam) and the knots were chosen.
 
-    python bench/preprocess_smoothing.py [--n 6000] [--real FOLDER_WITH_DR3_CSVS]
+    python -m bench.preprocess_smoothing [--n 6000] [--real FOLDER_WITH_DR3_CSVS]
 
 1. Simulated curves (bench/preprocess.py): RMS between each preprocessed curve and its noise-free
    truth, both standardized (what the network sees), per type and lam; plus the same for the
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from preprocess import noise_free, simulate, straightforward
+from bench.preprocess import noise_free, simulate, straightforward
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.core import schema
 from rrlfeh.core import ragged

@@ -1,6 +1,6 @@
 """One GRU fit on a preprocessed npz with chosen hyperparameters: the validation curve, epoch by epoch.
 
-    python bench/single_fit.py --data data/processed/rrab.npz [--units 32] [--dropout 0.1]
+    python -m bench.single_fit --data data/processed/rrab.npz [--units 32] [--dropout 0.1]
         [--reg-type none] [--reg-strength 0] [--lr 0.001] [--batch 64] [--epochs 90] [--every 5]
         [--schedule cosine|constant] [--clipnorm 1] [--lr-warmup 5] [--final-lr 0.02] [--ema 0]
         [--weight-decay 0]

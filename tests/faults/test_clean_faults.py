@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from model_fixture import simulate
 
 from rrlfeh.config import load_params
 from rrlfeh.core import schema
 from rrlfeh.quality.clean import run_clean
+from tests.support.model_fixture import simulate
 
 
 def test_infinite_periods_are_a_reason(tmp_path):

@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import VOTABLE_COLUMNS, epoch_votable, predict_outcome, served_outcome, set_field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from model_fixture import simulate
 
 from rrlfeh.core import schema
 from rrlfeh.core.epoch_stream import iter_epoch_batches
 from rrlfeh.core.formats import read_table_file
 from rrlfeh.errors import DataError
 from rrlfeh.serving import front, payload, sanity
+from tests.support.hostile import VOTABLE_COLUMNS, epoch_votable, predict_outcome, served_outcome, set_field
+from tests.support.model_fixture import simulate
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 

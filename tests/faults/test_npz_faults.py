@@ -12,7 +12,7 @@ from rrlfeh.model.dataset import load_tensors
 
 @pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
 def test_a_truncated_npz_is_one_line(tmp_path, keep):
-    from test_tune_train import make_tensors
+    from tests.support.tiny_tensors import make_tensors
 
     path = tmp_path / "rrab.npz"
     make_tensors(path, n=40)

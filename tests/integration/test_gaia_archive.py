@@ -21,7 +21,6 @@ import pytest
 import yaml
 from astropy.table import Table
 
-from fake_gaia_archive import FakeGaiaArchive
 from rrlfeh.config import load_params
 from rrlfeh.config.data import GaiaConfig
 from rrlfeh.core import schema
@@ -29,6 +28,7 @@ from rrlfeh.sources.adql import vari_query
 from rrlfeh.sources.archive_client import Retry
 from rrlfeh.sources.extract import run_extract
 from rrlfeh.errors import DataError
+from tests.support.fake_gaia_archive import FakeGaiaArchive
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

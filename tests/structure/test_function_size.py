@@ -13,13 +13,11 @@ signature; they are held to the line limit like every other function.
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from import_graph import SRC  # noqa: E402
+from tests.support.import_graph import SRC
 
 MAX_PARAMS = 8
 MAX_LINES = 60

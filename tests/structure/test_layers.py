@@ -11,10 +11,8 @@ ast import graph the dvc.yaml deps test uses.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from import_graph import imports_of, modules, package_of  # noqa: E402
+from tests.support.import_graph import imports_of, modules, package_of
 
 # bottom first; parts on one line are independent of each other
 LAYERS = [
@@ -71,7 +69,7 @@ def test_no_cycle_between_parts():
 
 
 def test_the_contract_catches_a_function_local_upward_import(monkeypatch):
-    import import_graph
+    from tests.support import import_graph
 
     real = import_graph.imports_of
 

@@ -5,13 +5,11 @@ is exactly the registry's codes for that stage, and the README's table is the re
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from import_graph import ROOT, SRC  # noqa: E402
+from tests.support.import_graph import ROOT, SRC
 
 from rrlfeh.core import reasons as R  # noqa: E402
 

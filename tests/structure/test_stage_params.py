@@ -4,18 +4,13 @@ and the stages log to MLflow), and every key of params.yaml belongs to some comm
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_dvc_deps import STAGES as DVC_STAGES, command_of  # noqa: E402
-
-from rrlfeh.config import ConfigError, load_params  # noqa: E402
-from rrlfeh.config.loader import flatten, to_dict  # noqa: E402
-from rrlfeh.config.stages import STAGES, declared, reads_of, restrict, value_at  # noqa: E402
-from import_graph import ROOT  # noqa: E402
+from rrlfeh.config import ConfigError, load_params
+from rrlfeh.config.loader import flatten, to_dict
+from rrlfeh.config.stages import STAGES, declared, reads_of, restrict, value_at
+from tests.support.dvc_deps import STAGES as DVC_STAGES, command_of
+from tests.support.import_graph import ROOT
 
 # read by `rrlfeh predict` (batch inference), which is no DVC stage
 BATCH_ONLY = {"predict.chunk_stars", "predict.n_jobs", "predict.spark_master"}

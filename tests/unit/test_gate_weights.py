@@ -3,8 +3,6 @@ so the gap between their test wRMSEs that register reports comes from the predic
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,8 +14,7 @@ from rrlfeh.model import report
 from rrlfeh.model.splits import Holdout
 from rrlfeh.serving import gate
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from model_fixture import simulate  # noqa: E402
+from tests.support.model_fixture import simulate
 
 
 def _workspace(tmp_path):

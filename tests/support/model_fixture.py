@@ -5,8 +5,8 @@ Built once per test session (~20 s on an idle 2-core machine): a few hundred Fou
 project's real preprocessing, and two-fold ensembles of a small GRU trained for a few epochs at a
 reduced resolution (n_points 32), written in the trained-artifact layout of the contract.
 
-Use from a test module in tests/integration:
-    from model_fixture import tiny_workspace, register_tiny  # noqa: F401  (fixture + helper)
+The session fixture `tiny_workspace` (tests/conftest.py) builds it; a test uses it as
+    from tests.support.model_fixture import register_tiny
     def test_x(mlflow_store, tiny_workspace):
         result = register_tiny(tiny_workspace)       # registers, becomes champion in a new store
         model = mlflow.pyfunc.load_model("models:/rrl-feh@champion")
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from rrlfeh.config import Params, from_dict, load_params
 from rrlfeh.config.preprocess import PreprocessConfig
@@ -210,8 +209,3 @@ def register_tiny(ws: TinyWorkspace, models_dir: Path | None = None, **predict) 
     out = ws.root / "registered.json"
     return run_register(tiny_params(**predict), models_dir or ws.models_dir, ws.processed_dir,
                         ws.clean_dir, out)
-
-
-@pytest.fixture(scope="session")
-def tiny_workspace(tmp_path_factory) -> TinyWorkspace:
-    return build_workspace(tmp_path_factory.mktemp("tiny_rrlfeh"))
