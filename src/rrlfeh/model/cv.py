@@ -213,7 +213,7 @@ def _run_train(params, star_type, data, data_path, hp, hparams_path, out_dir, me
                     "them RUNNING)", star_type, run_id)
     with tracking.stage_run(
         EXPERIMENT, f"train-{star_type}", params={**train_params(params, star_type), "hp": hp}, inputs=inputs,
-        tags=stage_tags,
+        tags=stage_tags, system_metrics=True,
     ) as parent:
         results = _fit_folds(params, data, hp, dev, test, folds, oracle, out_dir, data_path, truth_path,
                              parent.info.run_id, bases)

@@ -122,7 +122,8 @@ def _record_gate(client, name: str, version: str, manifests: dict, challenger: d
         tags |= {f"gate.wrmse.{t}": str(m["wrmse"]), f"gate.digest.{t}": m["digest"],
                  f"data_md5.{t}": str(manifests[t].get("data_md5"))}
     for t, m in (champion or {}).items():
-        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"])
+        # the champion's scores belong to its own logged model (None before MLflow 3: this run's)
+        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"], model_id=getattr(champ, "model_id", None))
     if champ is not None:
         tags["gate.champion_version"] = str(champ.version)  # what it was compared with
         if promoted:
@@ -159,8 +160,9 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
     tags = {"stage": "register"} | {f"train_run.{t}": str(m.get("mlflow_run_id"))
                                     for t, m in manifests.items()}
     with tracking.stage_run(EXPERIMENT, "register", params=run_params, inputs=inputs, tags=tags) as run, \
-            _without_warmup():
+            _without_warmup(), contextlib.ExitStack() as stack:
         info = log_model(manifests, models_dir, params.predict, example)
+        stack.enter_context(tracking.linked_model(info.model_id))  # the gate's metrics are this model's
         client = _client(create=True)
         version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_registered_model_alias(name, CHALLENGER, version)
