@@ -49,8 +49,9 @@ def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.mark.integration
-def test_dvc_repro_end_to_end(tmp_path):
+def tiny_repo(tmp_path: Path) -> tuple[Path, dict, dict]:
+    """A fresh git + DVC repository with the project's code, dvc.yaml, plot templates and TINY
+    params, its own MLflow store; returns (repo, env for its commands, params)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -68,6 +69,13 @@ def test_dvc_repro_end_to_end(tmp_path):
     _run(["git", "init", "-q"], repo, env)
     _run(["dvc", "init", "-q"], repo, env)
     _run(["dvc", "config", "core.analytics", "false"], repo, env)
+    shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")  # dvc.yaml's own templates
+    return repo, env, params
+
+
+@pytest.mark.integration
+def test_dvc_repro_end_to_end(tmp_path):
+    repo, env, params = tiny_repo(tmp_path)
     _run(["dvc", "repro"], repo, env)
 
     for out in ["data/raw/epoch_photometry.parquet", "data/clean/rejected.parquet",

@@ -122,8 +122,9 @@ def _record_gate(client, name: str, version: str, manifests: dict, challenger: d
         tags |= {f"gate.wrmse.{t}": str(m["wrmse"]), f"gate.digest.{t}": m["digest"],
                  f"data_md5.{t}": str(manifests[t].get("data_md5"))}
     for t, m in (champion or {}).items():
-        # the champion's scores belong to its own logged model (None before MLflow 3: this run's)
-        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"], model_id=getattr(champ, "model_id", None))
+        # the champion's scores belong to its own logged model (a version logged by MLflow 2 has
+        # none: the active one, the challenger's, takes them)
+        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"], model_id=champ.model_id)
     if champ is not None:
         tags["gate.champion_version"] = str(champ.version)  # what it was compared with
         if promoted:
