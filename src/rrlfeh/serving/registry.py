@@ -109,13 +109,15 @@ def _set_champion(client, name: str, version: str, history: list[str]) -> None:
 
 
 def _record_gate(client, name: str, version: str, manifests: dict, challenger: dict,
-                 champion: dict | None, champ, promoted: bool, reason: str, run_id: str) -> str:
-    """The decision and its numbers on the run (metrics) and on the version (tags, description)."""
+                 champion: dict | None, champ, verdict: tuple[bool, str]) -> str:
+    """The decision (`verdict`: promoted, reason) and its numbers on the active run (metrics) and on
+    the version (tags, description)."""
     import mlflow
 
+    promoted, reason = verdict
     decision = "promoted" if promoted else "kept_challenger"
     tags = {"gate.decision": decision, "gate.reason": reason, "gate.time": _now(),
-            "mlflow_run_id": run_id, "git_commit": tracking.git_commit()}
+            "mlflow_run_id": mlflow.active_run().info.run_id, "git_commit": tracking.git_commit()}
     for t, m in challenger.items():
         mlflow.log_metrics({f"challenger_{k}_{t}": v for k, v in m.items()
                             if isinstance(v, (int, float))})
@@ -174,7 +176,7 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
         promoted, reason = gate.decide(challenger, champion, cfg.tolerance, unchanged,
                                        None if champ is None else str(champ.version))
         decision = _record_gate(client, name, version, manifests, challenger, champion, champ,
-                                promoted, reason, run.info.run_id)
+                                (promoted, reason))
         if promoted:
             _set_champion(client, name, version, _history(client, name))
     result = {
