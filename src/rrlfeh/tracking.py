@@ -189,6 +189,15 @@ def _system_metrics_interval() -> None:
         mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL_S)
 
 
+def version_model_id(version: Any) -> str | None:
+    """The logged model a registry version was made from: its `model_id`, or, where the store left
+    that empty (SQLite, a version registered from `models:/<model_id>`), the id its source names."""
+    if getattr(version, "model_id", None):
+        return version.model_id
+    source = getattr(version, "source", None) or ""
+    return source.removeprefix("models:/") if source.startswith("models:/m-") else None
+
+
 @contextlib.contextmanager
 def linked_model(model_id: str | None) -> Iterator[None]:
     """Metrics logged inside are linked to the logged model `model_id` (MLflow 3), also after a

@@ -15,6 +15,8 @@ import pytest
 import yaml
 from test_pipeline import _run, tiny_repo
 
+from rrlfeh import tracking
+
 EXPERIMENTS = {"exp-a": 2, "exp-b": 1}  # train.epochs per experiment
 
 
@@ -45,10 +47,12 @@ def _check_lineage(repo) -> None:
     import mlflow
 
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
-    for experiment, stage in (("rrlfeh-tune", "tune"), ("rrlfeh-train", "train")):
+    # tune ran in exp-a only (exp-b changed train.epochs), train in both: one run per type each
+    for experiment, stage, kind, n_runs in (("rrlfeh-tune", "tune", "hyperband-search", 2),
+                                            ("rrlfeh-train", "train", "cv", 4)):
         exp_id = client.get_experiment_by_name(experiment).experiment_id
-        parents = client.search_runs([exp_id], "tags.kind != 'cv-fold' and tags.kind != 'hyperband-trial'")
-        assert len(parents) == (2 if stage == "tune" else 4), [r.data.tags.get("kind") for r in parents]
+        parents = client.search_runs([exp_id], f"tags.kind = '{kind}' and attributes.status = 'FINISHED'")
+        assert len(parents) == n_runs, stage
         for run in parents:
             deps = _lock_deps(repo, f"{stage}@{run.data.tags['star_type']}")
             logged = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
@@ -59,11 +63,15 @@ def _check_lineage(repo) -> None:
                                     "attributes.status = 'FINISHED'", order_by=["start_time DESC"],
                                     max_results=1)
     logged = {d.dataset.name: d.dataset.digest for d in register.inputs.dataset_inputs}
-    assert logged["data/clean"] == reg_deps["data/clean"] and logged["models/rrab"].endswith(".dir")
+    assert logged == {k: reg_deps[k] for k in ("models/rrab", "models/rrc", "data/clean")}  # .dir hashes
     version = client.get_model_version("rrl-feh", register.data.tags["registered_version"])
-    model = client.get_logged_model(version.model_id)
+    model = client.get_logged_model(tracking.version_model_id(version))
     linked = {m.key for m in model.metrics}
     assert {"challenger_wrmse_rrab", "challenger_wrmse_rrc"} <= linked, linked
+    # exp-b registered version 2: the champion's scores in its run belong to version 1's model
+    champion = client.get_model_version("rrl-feh", version.tags["gate.champion_version"])
+    theirs = {m.key for m in client.get_logged_model(tracking.version_model_id(champion)).metrics}
+    assert "champion_wrmse_rrab" in theirs and "champion_wrmse_rrab" not in linked, (theirs, linked)
 
 
 @pytest.mark.integration

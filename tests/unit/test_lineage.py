@@ -108,3 +108,11 @@ def test_metrics_inside_linked_model_belong_to_it(mlflow_store):
     assert {m.key for m in client.get_logged_model(other).metrics} == {"champion_wrmse"}
     assert mlflow.get_active_model_id() is None
     assert run.info.run_id
+
+
+def test_version_model_id_reads_the_source_where_the_store_left_it_empty():
+    from types import SimpleNamespace as V
+
+    assert tracking.version_model_id(V(model_id="m-1", source="models:/m-2")) == "m-1"
+    assert tracking.version_model_id(V(model_id=None, source="models:/m-2")) == "m-2"
+    assert tracking.version_model_id(V(model_id=None, source="runs:/abc/model")) is None

@@ -126,7 +126,7 @@ def _record_gate(client, name: str, version: str, manifests: dict, challenger: d
     for t, m in (champion or {}).items():
         # the champion's scores belong to its own logged model (a version logged by MLflow 2 has
         # none: the active one, the challenger's, takes them)
-        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"], model_id=champ.model_id)
+        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"], model_id=tracking.version_model_id(champ))
     if champ is not None:
         tags["gate.champion_version"] = str(champ.version)  # what it was compared with
         if promoted:
