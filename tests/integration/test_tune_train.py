@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rrlfeh import lineage, tracking
 from rrlfeh.config import load_params
 from rrlfeh.config.stages import restrict
 from rrlfeh.core import schema
@@ -38,6 +39,12 @@ def _runs(experiment: str) -> pd.DataFrame:
     exp = mlflow.get_experiment_by_name(experiment)
     assert exp is not None, f"no MLflow experiment {experiment}"
     return mlflow.search_runs([exp.experiment_id], output_format="pandas")
+
+
+def _datasets(run_id: str) -> dict[str, str]:
+    """The run's logged input datasets: name (the path) -> digest (DVC's md5 of it)."""
+    run = mlflow.MlflowClient().get_run(run_id)
+    return {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
 
 
 def _children(runs: pd.DataFrame, parent_id: str) -> pd.DataFrame:
@@ -64,7 +71,8 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     parent = runs[runs["tags.mlflow.parentRunId"].isna()].iloc[0]
     assert parent["status"] == "FINISHED"
     assert parent["tags.dvc_exp_name"] == "exp-tiny" and parent["tags.git_commit"]
-    assert parent["tags.input_md5.data"] and parent["params.tune.max_epochs"] == "2"
+    assert _datasets(parent["run_id"]) == {lineage.source_path(data): tracking.md5_of(data)}  # a file: DVC md5
+    assert parent["params.tune.max_epochs"] == "2"
     assert parent["params.split.n_bins"] == "4" and parent["params.seed"] == str(params.seed)
     assert parent["tags.best.batch_size"] == str(best["hparams"]["batch_size"])
     trials = _children(runs, parent["run_id"])
@@ -128,7 +136,7 @@ def test_tune_then_train_track_everything(mlflow_store, tmp_path, monkeypatch):
     assert parent["status"] == "FINISHED" and parent["tags.dvc_exp_name"] == "exp-tiny"
     assert "params.train.n_jobs" not in parent and "params.preprocess.n_points_rrc" not in parent
     assert parent["params.train.k_folds"] == "2" and parent["params.hp.units"] == str(best["hparams"]["units"])
-    assert parent["tags.input_md5.data"] == manifest["data_md5"]
+    assert _datasets(parent["run_id"])[lineage.source_path(data)] == manifest["data_md5"]
     for m in METRICS:
         for name in (f"cv_val_{m}_mean", f"cv_val_{m}_std", f"cv_train_{m}_mean", f"test_{m}",
                      f"oracle_cv_val_{m}_mean", f"oracle_test_{m}", f"oof_{m}", f"oracle_oof_{m}"):

@@ -10,6 +10,7 @@ the command imports all of it); `--write` puts them into dvc.yaml.
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tests.support.dvc_deps import STAGES, code_deps, command_of, covers, imported_files
 from tests.support.import_graph import ROOT, command_closure, modules
@@ -47,8 +48,37 @@ def test_the_graph_sees_function_local_imports():
 
 def test_train_declares_every_file_it_writes_into_its_plots_folder():
     """report.PLOT_FILES is what train writes and logs to MLflow; dvc.yaml must version each one
-    (reliability.png was written and not declared)."""
+    (reliability.png was written and not declared): the tables as outs, drawn by the top-level
+    plots, the figures as plots."""
     from rrlfeh.model.report import PLOT_FILES
 
-    declared = {next(iter(p)) if isinstance(p, dict) else p for p in STAGES["train@rrab"].get("plots", [])}
-    assert declared == {f"plots/train/rrab/{name}" for name in PLOT_FILES}
+    stage = STAGES["train@rrab"]
+    entries = [*stage.get("plots", []), *stage.get("outs", [])]
+    declared = {next(iter(p)) if isinstance(p, dict) else p for p in entries}
+    assert declared >= {f"plots/train/rrab/{name}" for name in PLOT_FILES}
+
+
+def test_every_plot_and_report_is_cached():
+    """`cache: false` plots and reports live only in the workspace: `dvc exp apply` and `dvc plots
+    diff` between experiments would see the workspace's alone."""
+    for name, stage in STAGES.items():
+        for entry in [*stage.get("plots", []), *stage.get("outs", [])]:
+            path, opts = (next(iter(entry.items())) if isinstance(entry, dict) else (entry, {}))
+            if path.startswith(("plots/", "reports/")):
+                assert (opts or {}).get("cache", True), f"{name}: {path} is not cached"
+
+
+def test_top_level_plots_draw_declared_outputs_of_both_types():
+    """The top-level plots overlay RRab and RRc; each file they read is an output of a stage."""
+    outputs = {next(iter(p)) if isinstance(p, dict) else p for stage in STAGES.values()
+               for p in [*stage.get("plots", []), *stage.get("outs", [])]}
+    plots = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+    assert plots
+    for entry in plots:
+        (plot_id, spec), = entry.items()
+        files = set(spec["y"])
+        assert files <= outputs, (plot_id, files - outputs)
+        assert {f.split("/")[2] for f in files} == {"rrab", "rrc"}, plot_id
+        template = spec.get("template", "linear")
+        if template not in {"linear", "simple", "scatter", "smooth"}:
+            assert (ROOT / ".dvc" / "plots" / f"{template}.json").is_file(), template

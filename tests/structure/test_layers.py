@@ -1,6 +1,6 @@
 """The layer contract of src/rrlfeh: imports between its top-level parts point one way, down.
 
-    cli > summary > evaluation > serving > model > features > sources, quality > sim > tracking > config > core > runtime, errors, redact
+    cli > summary > evaluation > serving > model > features > sources, quality > sim > tracking > lineage > config > core > runtime, errors, redact
 
 A module may import its own part and any part below it, never one above (function-local imports
 count). import-linter would state this as a `layers` contract; it is not in the project's lock
@@ -19,6 +19,7 @@ LAYERS = [
     {"", "errors", "runtime", "redact"},  # "" is rrlfeh/__init__.py
     {"core"},  # schema, the curve contract, table formats and streaming, Fourier fits
     {"config"},
+    {"lineage"},  # DVC's hashes of stage inputs, as MLflow datasets
     {"tracking"},
     {"sim"},  # the embedded simulator
     {"sources", "quality"},  # extract (simulator, archive, files); validate and clean

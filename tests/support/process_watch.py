@@ -3,7 +3,8 @@
 `integration` (pyproject) means the test starts another process (the `rrlfeh` CLI, DVC, MLflow,
 a server, Spark's JVM) or a server socket. tests/conftest.py installs this watch once per session
 and fails a test that starts one of them without the marker. `git`, which tracking runs to read
-the commit of every MLflow run, does not count: it would mark every tracked stage test.
+the commit of every MLflow run, does not count: it would mark every tracked stage test; nor
+does `uname`, which Python's platform module runs when MLflow's system metrics describe the host.
 Worker pools (multiprocessing) are not counted either: they are the stage's own processes.
 """
 
@@ -14,7 +15,7 @@ import socketserver
 import subprocess
 from pathlib import Path
 
-EXEMPT = {"git"}
+EXEMPT = {"git", "uname"}
 _started: list[str] = []
 
 

@@ -47,14 +47,16 @@ def test_stage_run_tags_provenance(mlflow_store, tmp_path, monkeypatch):
     import mlflow
 
     monkeypatch.setenv("DVC_EXP_NAME", "exp-test")
-    data = tmp_path / "x.npz"
-    data.write_bytes(b"abc")
-    with tracking.stage_run("unit", "stage", params={"train": {"k_folds": 5}}, inputs={"data": data}) as run:
+    data = tmp_path / "hparams.json"
+    data.write_text("{}")
+    with tracking.stage_run("unit", "stage", params={"train": {"k_folds": 5}}, inputs={"hparams": data}) as run:
         pass
     got = mlflow.get_run(run.info.run_id)
     assert got.data.params["train.k_folds"] == "5"
     assert got.data.tags["dvc_exp_name"] == "exp-test"
-    assert got.data.tags["input_md5.data"] == tracking.md5_of(data)
+    assert not [k for k in got.data.tags if k.startswith("input_md5.")]  # datasets now (test_lineage)
+    [logged] = got.inputs.dataset_inputs
+    assert logged.dataset.digest == tracking.md5_of(data)  # a file: DVC's md5 is the file's md5
     assert "git_commit" in got.data.tags
 
 

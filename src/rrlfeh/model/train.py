@@ -248,7 +248,7 @@ def _run_train(params: Params, star_type: str, data: Tensors, hp: dict, paths: r
                     "them RUNNING)", star_type, run_id)
     with tracking.stage_run(
         EXPERIMENT, f"train-{star_type}", params={**train_params(params, star_type), "hp": hp}, inputs=inputs,
-        tags=stage_tags,
+        tags=stage_tags, system_metrics=True,
     ) as parent:
         plan = FoldPlan(params, hp, dev, holdout.test, paths.out_dir, parent.info.run_id)
         results = _fit_folds(plan, data, folds, oracle, paths, bases)

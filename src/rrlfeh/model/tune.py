@@ -150,6 +150,7 @@ def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> 
     with tracking.stage_run(
         EXPERIMENT, f"tune-{star_type}", params=run_params, inputs={"data": data_path},
         tags={"stage": "tune", "star_type": star_type, "kind": "hyperband-search"}, run_id=resume_id,
+        system_metrics=True,
     ) as parent:
         (search_dir / "rrlfeh_search.json").write_text(
             json.dumps({"fingerprint": fingerprint, "mlflow_run_id": parent.info.run_id}, indent=1))

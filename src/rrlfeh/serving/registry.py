@@ -9,6 +9,7 @@ was promoted, demoted or rolled back to.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -134,7 +135,9 @@ def _record_gate(client, name: str, version: str, manifests: dict, outcome: Gate
         tags |= {f"gate.wrmse.{t}": str(m["wrmse"]), f"gate.digest.{t}": m["digest"],
                  f"data_md5.{t}": str(manifests[t].get("data_md5"))}
     for t, m in (outcome.champion or {}).items():
-        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"])
+        # the champion's scores belong to its own logged model (a version logged by MLflow 2 has
+        # none: the active one, the challenger's, takes them)
+        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"], model_id=tracking.version_model_id(champ))
     if champ is not None:
         tags["gate.champion_version"] = str(champ.version)  # what it was compared with
         if promoted:
@@ -171,8 +174,9 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
     tags = {"stage": "register"} | {f"train_run.{t}": str(m.get("mlflow_run_id"))
                                     for t, m in manifests.items()}
     with tracking.stage_run(EXPERIMENT, "register", params=run_params, inputs=inputs, tags=tags) as run, \
-            _without_warmup():
+            _without_warmup(), contextlib.ExitStack() as stack:
         info = log_model(manifests, models_dir, params.predict, example)
+        stack.enter_context(tracking.linked_model(info.model_id))  # the gate's metrics are this model's
         client = _client(create=True)
         version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_registered_model_alias(name, CHALLENGER, version)
