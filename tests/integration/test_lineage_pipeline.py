@@ -55,11 +55,11 @@ def _check_lineage(repo) -> None:
         exp_id = client.get_experiment_by_name(experiment).experiment_id
         parents = client.search_runs([exp_id], f"tags.kind = '{kind}' and attributes.status = 'FINISHED'")
         assert len(parents) == n_runs, stage
-        for run in parents:
-            deps = _lock_deps(repo, f"{stage}@{run.data.tags['star_type']}")
-            logged = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
+        for parent in parents:
+            deps = _lock_deps(repo, f"{stage}@{parent.data.tags['star_type']}")
+            logged = {d.dataset.name: d.dataset.digest for d in parent.inputs.dataset_inputs}
             assert logged and all(deps[name] == digest for name, digest in logged.items()), (logged, deps)
-            assert any(k.startswith("system/cpu_utilization") for k in run.data.metrics), run.data.metrics
+            assert any(k.startswith("system/cpu_utilization") for k in parent.data.metrics), parent.data.metrics
     reg_deps = _lock_deps(repo, "register")
     [register] = client.search_runs([client.get_experiment_by_name("rrlfeh-register").experiment_id],
                                     "attributes.status = 'FINISHED'", order_by=["start_time DESC"],

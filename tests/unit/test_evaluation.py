@@ -4,7 +4,6 @@ simulator calibration and the P-phi31 baseline read, and the scores."""
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from rrlfeh.core.ragged import LightCurves, star_index

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rrlfeh.config.data import SimulateConfig
-from rrlfeh.config.simulate import FehPrior, Noise, Sampling
+from rrlfeh.config.simulate import FehPrior
 from rrlfeh.core.fourier import cosine_series, fit_fourier
 from rrlfeh.sim.populations import draw_rrab, draw_rrc
 from rrlfeh.sim.simulate import derived_columns, light_curve, observe

@@ -24,7 +24,6 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from rrlfeh.core import schema
