@@ -25,13 +25,19 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from test_pipeline import TINY, _run, _set
+from test_pipeline import TINY, _set
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG_PROGRAMS = ("initdb", "pg_ctl", "postgres")
 
 pytestmark = [pytest.mark.integration, pytest.mark.team]
+
+
+def _run(cmd: list, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=2400)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
 
 
 def _postgres_found() -> bool:
@@ -112,6 +118,10 @@ def _predict(repo: Path, env: dict, model: str, name: str) -> tuple[pd.DataFrame
     return pd.read_parquet(out), pd.read_parquet(repo / f"{name}_rejected.parquet"), json.loads(meta)
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_second_clone_predicts_the_champion_without_retraining(tmp_path, team_services):
     server, stop_services = team_services
     a, b = tmp_path / "a", tmp_path / "b"
@@ -122,10 +132,19 @@ def test_second_clone_predicts_the_champion_without_retraining(tmp_path, team_se
     assert (tmp_path / "rrlfeh-dvc-remote").is_dir()  # the committed default: beside the clone
     # everything went to the server (no local store) and its artifacts are the server's
     assert not (a / "mlflow.db").exists() and not (a / "mlartifacts").exists()
+    from mlflow import MlflowClient
+
+    locations = {e.name: e.artifact_location for e in MlflowClient(server).search_experiments()}
+    assert {"rrlfeh-tune", "rrlfeh-train", "rrlfeh-register"} <= set(locations), locations
+    assert all(v.startswith("mlflow-artifacts:") for k, v in locations.items() if k != "Default"), locations
     registered = json.loads((a / "models" / "registered.json").read_text())
     expected = (a / "models" / "champion" / "registered_version.json").read_text()
     assert json.loads(expected)["model_version"] == registered["champion"]
     a_cat, a_rej, _ = _predict(a, _env(server), "models:/rrl-feh@champion", "a")
+    # the dvc.yaml artifact, by its version tag (GTO's convention, which `dvc artifacts get` reads)
+    _run(["git", "tag", "-a", "rrl-feh@v1.0.0", "-m", "registered version 1"], a, _env(None))
+    _run(["dvc", "artifacts", "get", str(a), "rrl-feh", "-o", str(tmp_path / "got")], tmp_path, _env(None))
+    assert _files(tmp_path / "got") == _files(a / "models" / "champion")
 
     _run(["git", "clone", "-q", str(a), str(b)], tmp_path, _env(None))
     assert not (b / "models" / "champion").exists() and not (b / "data" / "clean").exists()

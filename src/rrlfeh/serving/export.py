@@ -1,5 +1,5 @@
 """A registered version as a plain model folder (`register --export`): the DVC artifact that
-`dvc pull` or `dvc artifacts get` brings to a machine without the tracking server.
+`dvc pull`, `dvc get` or `dvc artifacts get` brings to a machine without the tracking server.
 
 The folder is what `models:/name/version` downloads (MLmodel, code, fold models), plus
 model_files.REGISTERED_FILE naming the version, so `rrlfeh predict --model <folder>` computes what
