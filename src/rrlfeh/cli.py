@@ -182,6 +182,7 @@ def register(
     processed: Path = typer.Option(Path("data/processed")),
     clean_dir: Path = typer.Option(Path("data/clean"), "--clean"),
     out: Path = typer.Option(Path("models/registered.json")),
+    export: Optional[Path] = typer.Option(None, "--export", help="also write the champion's model folder here"),
     params: Path = PARAMS,
 ) -> None:
     """Log the end-to-end model, register it as challenger, promote it through the gate."""
@@ -190,6 +191,11 @@ def register(
 
     result = run_register(_params(params, "register"), models, processed, clean_dir, out)
     typer.echo(f"{result['model_name']} version {result['version']}: {result['decision']} ({result['reason']})")
+    if export is not None:  # the champion after the gate: what a machine without the server predicts with
+        from rrlfeh.serving.export import export_version
+
+        export_version(result["model_name"], result["champion"], export)
+        typer.echo(f"{result['model_name']} version {result['champion']} (champion) exported to {export}")
 
 
 @app.command()

@@ -23,11 +23,14 @@ def tracking_uri(root: Path | None = None) -> str:
     return "sqlite:///" + str((project_root(root) / "mlflow.db").resolve())
 
 
-def artifact_root(root: Path | None = None) -> str:
-    """Artifacts live beside the store, under <repo>/mlartifacts, unless MLFLOW_ARTIFACT_ROOT is set."""
+def artifact_root(root: Path | None = None) -> str | None:
+    """Artifacts live beside the store, under <repo>/mlartifacts, unless MLFLOW_ARTIFACT_ROOT is set;
+    None for a tracking server: its own (proxied) artifact store, which every clone can read."""
     env = os.environ.get("MLFLOW_ARTIFACT_ROOT")
     if env:
         return env
+    if tracking_uri(root).startswith(("http://", "https://")):
+        return None
     return (project_root(root) / "mlartifacts").resolve().as_uri()
 
 
@@ -128,8 +131,9 @@ def setup(experiment: str, root: Path | None = None) -> str:
         return exp_id
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
+        base = artifact_root(root)
         exp_id = mlflow.create_experiment(
-            experiment, artifact_location=f"{artifact_root(root)}/{experiment}"
+            experiment, artifact_location=None if base is None else f"{base}/{experiment}"
         )
     else:
         exp_id = exp.experiment_id

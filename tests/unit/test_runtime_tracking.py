@@ -106,3 +106,16 @@ def test_a_second_store_in_one_process_gets_its_own_registry(tmp_path, monkeypat
     for _ in range(2):
         tracking.use_store()
         assert mlflow.get_registry_uri().endswith("theirs.db")
+
+
+def test_a_tracking_server_keeps_the_artifacts(tmp_path, monkeypatch):
+    """Against `mlflow server` the experiments take the server's (proxied) artifact store: a local
+    file:// location would leave the models on the machine that logged them."""
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.delenv("MLFLOW_ARTIFACT_ROOT", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.artifact_root(tmp_path) == (tmp_path / "mlartifacts").resolve().as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5050")
+    assert tracking.artifact_root(tmp_path) is None
+    monkeypatch.setenv("MLFLOW_ARTIFACT_ROOT", "s3://bucket/rrlfeh")  # the user's choice still wins
+    assert tracking.artifact_root(tmp_path) == "s3://bucket/rrlfeh"
