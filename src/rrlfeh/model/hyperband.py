@@ -38,6 +38,13 @@ class ShortestRoundHyperbandOracle(kt.oracles.HyperbandOracle):
         self.min_epochs = self._shortest_round
         return super()._get_num_brackets()
 
+    def end_trial(self, trial):
+        # keras-tuner saves the state before it drops the trial from `ongoing_trials`, and only a
+        # tuner in the oracle's process saves it again: a chief's oracle.json would list finished
+        # trials as ongoing, and a resumed search would train them again
+        super().end_trial(trial)
+        self.save()
+
 
 class MlflowHyperband(kt.Hyperband):
     """Hyperband on a given oracle; every trial is a nested MLflow run of the search's parent run.
