@@ -22,13 +22,6 @@ from tests.support.import_graph import SRC
 MAX_PARAMS = 8
 MAX_LINES = 60
 
-# Offenders other changes of issue 23 are removing at the same time (file:function, what breaks
-# the rule). Empty this list as they land; nothing else may be added to it.
-KNOWN_OFFENDERS = {
-    "model/tune.py:run_tune",  # 72 lines (the tune change splits it)
-}
-
-
 def _is_typer_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Decorated with `<typer app>.command(...)` (or without the call)."""
     for dec in node.decorator_list:
@@ -74,22 +67,11 @@ def all_violations() -> list[str]:
     return out
 
 
-def _key(violation: str) -> str:
-    return violation.split(" (line ")[0]
-
-
 def test_no_function_is_too_long_or_takes_too_many_parameters():
-    found = [v for v in all_violations() if _key(v) not in KNOWN_OFFENDERS]
+    found = all_violations()
     assert not found, (
         "functions over the limits (group arguments in a small dataclass, split long bodies):\n"
         + "\n".join(f"  src/rrlfeh/{v}" for v in found))
-
-
-def test_the_allow_list_holds_only_current_offenders():
-    """An offender that was fixed leaves the list, so the list cannot hide a new one later."""
-    current = {_key(v) for v in all_violations()}
-    stale = sorted(KNOWN_OFFENDERS - current)
-    assert not stale, f"no longer offending, remove from KNOWN_OFFENDERS: {stale}"
 
 
 @pytest.mark.parametrize("source, expected", [

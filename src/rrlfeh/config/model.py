@@ -50,8 +50,13 @@ class TuneConfig:
     units: list[int] = field(default_factory=lambda: [32])
     reg_type: list[str] = field(default_factory=lambda: ["none", "l2"])
     reg_strength: list[float] = field(default_factory=lambda: [1.0e-5, 1.0e-4])
+    # trials at once, one keras-tuner worker process each under a chief (1: one process, no chief;
+    # 0: one per core). Operational: the same trials, hyperparameters and scores (docs/BENCHMARKS.md)
+    workers: int = 1
 
     def check(self) -> None:
+        if self.workers < 0:
+            raise ValueError(f"tune.workers must be >= 0 (0 = one per core), got {self.workers}")
         if self.max_epochs < 1 or self.factor < 2 or self.hyperband_iterations < 1:
             raise ValueError("tune: max_epochs >= 1, factor >= 2, hyperband_iterations >= 1 required")
         if self.min_epochs < 1:

@@ -26,6 +26,8 @@ _GAIA_RESULTS = ("tap_server", "data_server", "vari_table", "source_table", "whe
 _CURVE = ("preprocess.n_points_{type}", "preprocess.smoothing", "preprocess.n_knots",
           "preprocess.min_epochs", "preprocess.max_phase_gap")
 _WEIGHTS = ("preprocess.kde_alpha", "preprocess.kde_max_weight")
+_TUNE = ("max_epochs", "factor", "min_epochs", "hyperband_iterations", "validation_fraction", "dropout",
+         "learning_rate", "batch_size", "units", "reg_type", "reg_strength")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,10 @@ STAGES: dict[str, StageParams] = {
         results=(*_CURVE, *_WEIGHTS),
         operational=("preprocess.chunk_stars", "preprocess.n_jobs"),
     ),
-    "tune": StageParams(results=("seed", "split", "tune", "fit", "finetune.from_model", *_WEIGHTS)),
+    "tune": StageParams(
+        results=("seed", "split", *(f"tune.{k}" for k in _TUNE), "fit", "finetune.from_model", *_WEIGHTS),
+        operational=("tune.workers",),  # the same trials and scores with any number of workers
+    ),
     "train": StageParams(
         results=("seed", "split", "train.k_folds", "train.repeats", "train.epochs", "train.patience",
                  "train.warmup_epochs", "train.range_quantile", "train.shape_components", "fit",
