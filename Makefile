@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run exps test test-all bench ui clean-env
+.PHONY: setup run exps test test-all bench ui team-up team-down clean-env
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -49,13 +49,21 @@ test-all: $(STAMP)
 
 ## bench: the benchmarks in bench/ (print JSON)
 bench: $(STAMP)
-	$(BIN)/python bench/preprocess.py
-	$(BIN)/python bench/predict.py
+	$(BIN)/python -m bench.preprocess
+	$(BIN)/python -m bench.predict
 
 ## ui: the MLflow UI over the project's store
 ui: $(STAMP)
 	@echo "open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning (the Model training view)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+## team-up: PostgreSQL + mlflow server (proxied artifacts) on 127.0.0.1 for team mode (bin/team-services)
+team-up: $(STAMP)
+	bin/team-services start
+
+## team-down: stop them (the database and artifacts are kept)
+team-down:
+	bin/team-services stop
 
 clean-env:
 	rm -rf $(VENV)

@@ -1,6 +1,6 @@
 """Training and inference throughput of one GRU, and of K fold models separate vs fused, per backend.
 
-    KERAS_BACKEND=jax taskset -c 0 python bench/backend_speed.py --data data/processed/rrab.npz \
+    KERAS_BACKEND=jax taskset -c 0 python -m bench.backend_speed --data data/processed/rrab.npz \
         [--stride 4] [--batch 64 256] [--folds 5]
 
 `--stride s` keeps every s-th resampled point (264 -> 66: what a shorter `preprocess.n_points_*`

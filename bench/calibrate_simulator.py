@@ -4,7 +4,7 @@ phase (phase and amplitude jitter), the outlier share, epoch counts, the Fourier
 P-phi31 relation of the labels. Real stars: the calibration half of a labelled folder only
 (rrlfeh.evaluation.split), plus an unlabelled folder if given. Prints JSON.
 
-    python bench/calibrate_simulator.py [--real DIR] [--unlabelled DIR] [--n-rrab 1500]
+    python -m bench.calibrate_simulator [--real DIR] [--unlabelled DIR] [--n-rrab 1500]
         [-S extract.simulate.sampling.phase_jitter=0.01 ...]
 """
 
@@ -91,11 +91,7 @@ def main(argv=None) -> None:
 
 def curves_from_epochs_subset(stars, curves, keep):
     """The curves of the stars where `keep` is True."""
-    from rrlfeh.evaluation.curve_stats import Curves
-
-    epoch_keep = np.repeat(keep, curves.counts)
-    return Curves(curves.source_id[keep], curves.counts[keep], curves.time[epoch_keep],
-                  curves.mag[epoch_keep], curves.period[keep], curves.epoch_g[keep])
+    return curves.take(np.flatnonzero(keep))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ cat "$OUT/train_wall.json"
 grep -h "fold_\|error" "$OUT"/train_*.log | head -20
 
 if [ -f "$WORK/models/rrab/manifest.json" ] && [ -f "$WORK/models/rrc/manifest.json" ]; then
-  python3 "$ROOT/bench/predict.py" --models-dir "$WORK/models" --n-stars "$STARS" --n-jobs 4 \
-    --workdir "$WORK/predict" > "$OUT/predict.json" 2> "$OUT/predict.log"
+  (cd "$ROOT" && python3 -m bench.predict --models-dir "$WORK/models" --n-stars "$STARS" --n-jobs 4 \
+    --workdir "$WORK/predict") > "$OUT/predict.json" 2> "$OUT/predict.log"
   cat "$OUT/predict.json"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Simulator variants on a GPU (docs/REAL_STARS.md, "Simulator variants"): the RRab cross-validation
 # of several prepared datasets at once, each with its own params, the fold models back as one tgz to
-# be scored on real stars here (bench/real_stars.py --models-dir <variant>).
+# be scored on real stars here (python -m bench.real_stars --models-dir <variant>).
 #
 #   bash bench/device_variants.sh DATA OUT [EPOCHS] [LIMIT_S]
 #

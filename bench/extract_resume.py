@@ -1,6 +1,6 @@
 """How much a killed `rrlfeh extract` from files saves by resuming (core/epoch_parts.py).
 
-    python bench/extract_resume.py [--preset default|paper] [--kill-at 0.5] [--work DIR]
+    python -m bench.extract_resume [--preset default|paper] [--kill-at 0.5] [--work DIR]
 
 Writes the simulated catalogue of `--preset` as a user's download (vari_rrlyrae.csv and one
 archive-style zip of per-source CSV files), then times three `rrlfeh extract` runs on it: one

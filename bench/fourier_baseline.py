@@ -1,6 +1,6 @@
 """How much [Fe/H] the preprocessed tensors still hold: a linear model on their Fourier parameters.
 
-    python bench/fourier_baseline.py [--data data/processed] [--truth data/raw/truth.parquet] [--folds 5]
+    python -m bench.fourier_baseline [--data data/processed] [--truth data/raw/truth.parquet] [--folds 5]
 
 For each type, reads {type}.npz (the GRU's exact input), takes the period from channel 1 and the
 Fourier parameters (A1, R21, R31, phi21, phi31) of the resampled curve from channel 2 (a DFT: the

@@ -1,6 +1,6 @@
 """The serving front's own work per request: the JSON depth bound and the rest of check_request.
 
-    python bench/front_checks.py [--repeats 5]
+    python -m bench.front_checks [--repeats 5]
 
 Times `serving.front.check_request` (the Content-Type, the size, `json_depth`, `json.loads`, the
 source_id check) and `json_depth` alone on: a one-star request, a 1,000-star request (60 epochs a

@@ -1,6 +1,6 @@
 """Batch inference speed: stars/s end to end (raw Gaia light curves -> [Fe/H]) through run_predict.
 
-    python bench/predict.py [--n-stars 100000] [--model auto] [--ensemble-size 0] [--n-jobs 0]
+    python -m bench.predict [--n-stars 100000] [--model auto] [--ensemble-size 0] [--n-jobs 0]
                             [--chunk-stars 5000] [--engine local] [--workdir /tmp/rrlfeh-bench-predict]
 
 Simulates N Gaia DR3-like RR Lyrae with the project's simulator (65% RRab, 35% RRc as in the DR3
@@ -12,7 +12,7 @@ the GRU ensemble, the catalogue and rejects files.
 
 --model:
   auto        models:/rrl-feh@champion of the project store when there is one, else `tiny`
-  tiny        the test suite's tiny trained model (tests/integration/model_fixture.py: n_points 32,
+  tiny        the test suite's tiny trained model (tests/support/model_fixture.py: n_points 32,
               8 GRU units, 2 folds), registered in a private store under --workdir
   paper-size  an UNTRAINED ensemble of the paper's size (n_points 264/265, --units GRU units,
               --folds folds per type): speed only, its [Fe/H] values mean nothing
@@ -109,8 +109,7 @@ def tiny_model(workdir: Path) -> str:
     """The test suite's tiny trained model, registered in a private store."""
     _private_store(workdir, "tiny")
     if not _registered("models:/rrl-feh@champion"):
-        sys.path.insert(0, str(ROOT / "tests" / "integration"))
-        from model_fixture import build_workspace, register_tiny
+        from tests.support.model_fixture import build_workspace, register_tiny
 
         ws_dir = Path(tempfile.mkdtemp(prefix="tiny-", dir=workdir))
         register_tiny(build_workspace(ws_dir))

@@ -1,6 +1,6 @@
 """Benchmark of the preprocess stage's streaming path (Parquet -> tensors) on simulated curves.
 
-    python bench/preprocess.py [--n 100000] [--n-jobs 0] [--epoch-scale 1] [--baseline-n 200]
+    python -m bench.preprocess [--n 100000] [--n-jobs 0] [--epoch-scale 1] [--baseline-n 200]
 
 Simulates N RR Lyrae light curves (Fourier series with the SIMULATOR.md RRab/RRc relations, Gaia
 DR3-like sampling: lognormal epoch counts, median 45 x scale, clipped to [12, 260] x scale, Gaia G
@@ -229,12 +229,10 @@ def main(argv: list[str] | None = None) -> dict:
         stars[["source_id", "period", "epoch_g"]].to_parquet(Path(tmp) / "stars.parquet")
         # run as `python -c` (like the `rrlfeh` entry point, a light __main__) so the spawned
         # workers do not re-import this module with the simulator
-        here = str(Path(__file__).resolve().parent)
         child = subprocess.run(
-            [sys.executable, "-c",
-             f"import sys; sys.path.insert(0, {here!r}); import preprocess; preprocess.main(sys.argv[1:])",
+            [sys.executable, "-c", "import sys; from bench.preprocess import main; main(sys.argv[1:])",
              "--measure", tmp, "--n-jobs", str(jobs), "--chunk-stars", str(args.chunk_stars)],
-            check=True, capture_output=True, text=True,
+            check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
         )
     timed = json.loads(child.stdout.strip().splitlines()[-1])
     sub = stars.iloc[: args.baseline_n]

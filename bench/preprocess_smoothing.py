@@ -1,6 +1,6 @@
 """How the fixed smoothing strength (preprocess.smoothing, lam) and the knots were chosen.
 
-    python bench/preprocess_smoothing.py [--n 6000] [--real FOLDER_WITH_DR3_CSVS]
+    python -m bench.preprocess_smoothing [--n 6000] [--real FOLDER_WITH_DR3_CSVS]
 
 1. Simulated curves (bench/preprocess.py): RMS between each preprocessed curve and its noise-free
    truth, both standardized (what the network sees), per type and lam; plus the same for the
@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from preprocess import noise_free, simulate, straightforward
+from bench.preprocess import noise_free, simulate, straightforward
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.core import schema
-from rrlfeh.features.folding import fold, largest_phase_gap, star_index, to_ragged
+from rrlfeh.core import ragged
+from rrlfeh.features.folding import fold, largest_phase_gap
 from rrlfeh.features.spline import fit_periodic, periodic_basis
 from rrlfeh.features.tensors import phase_grid, preprocess_arrays
 
@@ -47,7 +48,7 @@ def truth_error(n: int, seed: int, n_gcv: int) -> dict:
     out, errors, default = {}, {}, PreprocessConfig().smoothing
     for lam in LAMS:
         opts = {**PreprocessConfig(smoothing=lam).curve_options("rrab"), "max_phase_gap": 1.0}
-        res = preprocess_arrays(times, mags, stars["period"], stars["epoch_g"], **opts)
+        res = preprocess_arrays(times, mags, stars["period"], stars["epoch_g"], opts)
         err = np.sqrt(((res.X[:, :, 1] - truth) ** 2).mean(axis=1))
         errors[lam] = np.where(res.ok, err, np.nan)
         out[f"{lam:g}"] = {
@@ -70,8 +71,8 @@ def truth_error(n: int, seed: int, n_gcv: int) -> dict:
 
 def gap_table(times, stars: pd.DataFrame, err: np.ndarray, mask: np.ndarray) -> dict:
     """Median / mean standardized error of the stars in `mask`, by largest phase gap."""
-    time, offsets = to_ragged(times)
-    star = star_index(offsets)
+    time, offsets = ragged.concat(times)
+    star = ragged.star_index(np.diff(offsets))
     period, epoch = stars["period"].to_numpy(), stars["epoch_g"].to_numpy()
     gap = largest_phase_gap(fold(time, epoch[star], period[star]), star, len(stars))
     edges = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 1.0)

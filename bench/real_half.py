@@ -1,6 +1,6 @@
 """Write one half of a labelled real-star folder as its own folder in archive layout.
 
-    python bench/real_half.py calibration /tmp/real_calibration [--data ../shared/data/gaia_dr3_rrab_labelled]
+    python -m bench.real_half calibration /tmp/real_calibration [--data ../shared/data/gaia_dr3_rrab_labelled]
 
 The halves are `rrlfeh.evaluation.split`'s (md5 of the source_id). The output is what the `files`
 source reads (vari_rrlyrae.csv, epoch_photometry.csv, labels.csv) for fine-tuning on the calibration

@@ -9,7 +9,7 @@ calibration half, and 5-fold cross-validated on all), residual plots, and the ac
 stars in = scored + rejected. A model fine-tuned on some of these stars is refused unless
 --exclude-tuned drops those stars from the scores. Prints JSON.
 
-    python bench/real_stars.py [--model models:/rrl-feh@champion | --models-dir models]
+    python -m bench.real_stars [--model models:/rrl-feh@champion | --models-dir models]
         [--data ../shared/data/gaia_dr3_rrab_labelled] [--plots DIR] [--out FILE]
 """
 
@@ -203,8 +203,7 @@ def main(argv=None) -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     model = args.model
     if args.models_dir is not None:
-        sys.path.insert(0, str(ROOT / "bench"))
-        from predict import trained_model
+        from bench.predict import trained_model
 
         model = trained_model(args.workdir, args.models_dir)
     out = args.workdir / "catalogue.parquet"

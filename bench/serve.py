@@ -1,6 +1,6 @@
 """Serving speed: latency of one-star requests and throughput of 1,000-star requests.
 
-    python bench/serve.py [MODEL] [--single 300] [--batch-stars 1000] [--batches 10] [--workers 1]
+    python -m bench.serve [MODEL] [--single 300] [--batch-stars 1000] [--batches 10] [--workers 1]
 
 Starts `mlflow models serve -m MODEL --env-manager local -h 127.0.0.1` itself (a free port), waits
 for /ping, warms it up, then times POST /invocations round trips from one persistent HTTP
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import http.client
-import importlib.util
 import json
 import os
 import platform
@@ -40,21 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _bench_predict():
-    """bench/predict.py, for its model builders (one implementation of `tiny` and `paper-size`)."""
-    spec = importlib.util.spec_from_file_location("bench_predict", ROOT / "bench" / "predict.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def resolve_model(model: str, workdir: Path) -> tuple[str, str]:
     """(model URI, label) and MLFLOW_TRACKING_URI set to the store that holds it."""
     import mlflow
 
+    from bench import predict as bp  # its model builders: one implementation of `tiny` and `paper-size`
     from rrlfeh.tracking import tracking_uri
 
-    bp = _bench_predict()
     if model == "auto":
         store = tracking_uri()
         os.environ["MLFLOW_TRACKING_URI"] = store

@@ -1,12 +1,12 @@
 """Concurrent load on a real server: N requests sent at once, every answer checked strictly.
 
-    python bench/serve_load.py [--url URL | --model PATH_OR_URI [--server rrlfeh|mlflow]]
+    python -m bench.serve_load [--url URL | --model PATH_OR_URI [--server rrlfeh|mlflow]]
                                [--requests 200] [--concurrency 200] [--stars 1]
 
 Without --url it starts the server itself on 127.0.0.1 (a free port): `rrlfeh serve -m MODEL`
 (default: MLflow's scoring app behind the project's front) or `mlflow models serve -m MODEL
 --env-manager local`, waits for /ping and stops it at the end. Each request carries --stars tiny
-simulated light curves (tests/integration/model_fixture.py: in the Gaia DR3 span); all requests are
+simulated light curves (tests/support/model_fixture.py: in the Gaia DR3 span); all requests are
 released together from --concurrency threads (one connection each). Prints one JSON object: how
 many answered 200, how many parsed with a strict JSON parser (no NaN / Infinity), latency
 p50/p95/max in ms (request sent -> answer read, queueing in the server included) and wall time.
@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -85,8 +84,7 @@ def fire(url: str, bodies: list[bytes], concurrency: int) -> dict:
 
 
 def bodies(n_requests: int, stars: int, seed: int = 11) -> list[bytes]:
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from model_fixture import simulate
+    from tests.support.model_fixture import simulate
 
     from rrlfeh.serving.payload import model_input_from_tables
 

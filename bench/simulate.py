@@ -1,6 +1,6 @@
 """The simulator: run time, clean-cut pass fractions and the oracle's noise floor.
 
-    python bench/simulate.py [--preset default|paper] [--label-mode photometric|spectroscopic]
+    python -m bench.simulate [--preset default|paper] [--label-mode photometric|spectroscopic]
                              [--seed 42]
 
 Simulates with params.yaml's `extract.simulate` (preset and label mode overridden), applies the

@@ -1,6 +1,6 @@
 """One GRU fit on a preprocessed npz with chosen hyperparameters: the validation curve, epoch by epoch.
 
-    python bench/single_fit.py --data data/processed/rrab.npz [--units 32] [--dropout 0.1]
+    python -m bench.single_fit --data data/processed/rrab.npz [--units 32] [--dropout 0.1]
         [--reg-type none] [--reg-strength 0] [--lr 0.001] [--batch 64] [--epochs 90] [--every 5]
         [--schedule cosine|constant] [--clipnorm 1] [--lr-warmup 5] [--final-lr 0.02] [--ema 0]
         [--weight-decay 0]
@@ -56,7 +56,7 @@ def main() -> None:
     from rrlfeh.config.model import FitConfig
     from rrlfeh.model.gru import build_model, label_scale, make_optimizer
     from rrlfeh.model.metrics import regression_metrics
-    from rrlfeh.model.splits import fold_weights
+    from rrlfeh.features.weights import split_weights
 
     data = load_tensors(args.data)
     labelled = np.flatnonzero(np.isfinite(data.y))
@@ -64,7 +64,7 @@ def main() -> None:
     va, tr = idx[: len(idx) // 5], idx[len(idx) // 5:]
     X, y = data.X, data.y
     weights = load_params(ROOT / "params.yaml").preprocess  # the pipeline's KDE weights and cap
-    w_tr, w_va = fold_weights(y[tr], y[va], weights.kde_alpha, weights.kde_max_weight)
+    w_tr, w_va = split_weights(y[tr], y[va], weights.kde_alpha, weights.kde_max_weight)
     hp = {"units": args.units, "dropout": args.dropout, "reg_type": args.reg_type,
           "reg_strength": args.reg_strength, "learning_rate": args.lr, "batch_size": args.batch}
     fit = FitConfig(schedule=args.schedule, lr_warmup_epochs=args.lr_warmup, final_lr_fraction=args.final_lr,

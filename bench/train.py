@@ -1,6 +1,6 @@
 """Training throughput of the GRU on this machine: samples/s per epoch, per batch size.
 
-    python bench/train.py [--units 32] [--n-points 264] [--n 1000] [--batch 32 64 128 256 512]
+    python -m bench.train [--units 32] [--n-points 264] [--n 1000] [--batch 32 64 128 256 512]
 
 Prints one JSON object. Synthetic inputs of the contract's shape (n, N, 2); throughput does not
 depend on the values. The first epoch (graph tracing) is timed apart from the steady epochs.

@@ -1,7 +1,7 @@
 """Cost of the `validate` and `clean` stages (Great Expectations overhead included) against table size.
 
-    python bench/validate_clean.py [--stars 5000] [--workdir /tmp/rrlfeh-bench-clean]
-    python bench/validate_clean.py --raw data/raw       # any folder of raw tables instead
+    python -m bench.validate_clean [--stars 5000] [--workdir /tmp/rrlfeh-bench-clean]
+    python -m bench.validate_clean --raw data/raw       # any folder of raw tables instead
 
 Writes synthetic raw tables in the Gaia DR3 layouts (N stars, 65% RRab / 34% RRc / 1% RRd; G epochs
 lognormal with median 45 clipped to [12, 260], as many BP and RP rows; 2% flagged transits; labels

@@ -1,8 +1,8 @@
 """Peak memory of `rrlfeh predict` with and without a zip bomb among the per-source files.
 
-    python bench/zip_bomb_memory.py --model MODEL [--bomb-mb 200] [--workdir /tmp/rrlfeh-bench-bomb]
+    python -m bench.zip_bomb_memory --model MODEL [--bomb-mb 200] [--workdir /tmp/rrlfeh-bench-bomb]
 
-Writes 40 tiny simulated stars (tests/integration/model_fixture.py) as vari_rrlyrae.csv and the
+Writes 40 tiny simulated stars (tests/support/model_fixture.py) as vari_rrlyrae.csv and the
 archive's zip of per-source CSV files, and a copy of that zip with one more member that inflates
 to --bomb-mb MB of blanks (a ~200 kB file). Runs `rrlfeh predict` on each in a fresh process with
 predict.n_jobs 1 (the model in the main process) and prints the main process's peak RSS
@@ -38,8 +38,7 @@ sys.exit(code)
 
 
 def write_inputs(work: Path, bomb_mb: int) -> tuple[Path, Path, int]:
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from model_fixture import simulate
+    from tests.support.model_fixture import simulate
 
     data = simulate(20, seed=3)
     plain, bomb = work / "plain", work / "bomb"

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from rrlfeh.runtime import configure_environment
+from tests.support import process_watch
 
 configure_environment()
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -45,3 +46,34 @@ def mlflow_store(tmp_path, monkeypatch):
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     yield uri
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace(tmp_path_factory):
+    """The tiny trained workspace of tests.support.model_fixture, built once per session."""
+    from tests.support.model_fixture import build_workspace
+
+    return build_workspace(tmp_path_factory.mktemp("tiny_rrlfeh"))
+
+
+def pytest_configure(config):
+    process_watch.install()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    process_watch.reset()  # what this test's fixtures and body start, from here to its call report
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that starts a process or a server without the `integration` marker fails, naming
+    what it started (tests/support/process_watch.py says what counts)."""
+    report = yield
+    started = process_watch.started()
+    if call.when == "call" and report.passed and started and item.get_closest_marker("integration") is None:
+        report.outcome = "failed"
+        report.longrepr = ("started outside the test process without @pytest.mark.integration:\n  "
+                           + "\n  ".join(started[:5]))
+    return report

@@ -13,7 +13,14 @@ from typing import Optional
 
 import typer
 
+from rrlfeh.errors import describe
+from rrlfeh.redact import install_log_redaction, redact
 from rrlfeh.runtime import configure_environment, configure_logging, use_keras_backend
+
+# Each command imports its stage's modules inside its body, on purpose: what `rrlfeh <command>`
+# imports is its dvc.yaml code deps (tests/structure/test_dvc_deps.py), so an import up here would
+# make every stage rerun on that module's edits; and the training and serving commands pick the
+# Keras backend (use_keras_backend) before anything imports Keras.
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
@@ -37,7 +44,7 @@ def _options(
 def _params(path: Path, stage: str | None = None, star_type: str | None = None):
     """params.yaml, typed; for a pipeline stage, restricted to the keys it declares
     (rrlfeh.config.stages): reading another raises a ConfigError naming it."""
-    from rrlfeh.config import load_params
+    from rrlfeh.config import load_params  # here, not above: `summary` reads no params (its deps)
 
     params = load_params(path)
     if stage is None:
@@ -107,7 +114,7 @@ def preprocess(
     params: Path = PARAMS,
 ) -> None:
     """Fold, smooth, resample, standardize and weight the clean light curves of one type."""
-    from rrlfeh.features.stage import run_preprocess
+    from rrlfeh.features.preprocess import run_preprocess
 
     t = _type(star_type)
     run_preprocess(_params(params, "preprocess", t).preprocess, t, clean_dir, out, plots)
@@ -149,9 +156,9 @@ def train(
     t = _type(star_type)
     p = _params(params, "train", t)
     use_keras_backend(p.fit.backend)
-    from rrlfeh.model.cv import run_train
+    from rrlfeh.model.train import run_train
 
-    run_train(
+    summary = run_train(
         p, t,
         data or Path(f"data/processed/{t}.npz"),
         hparams or Path(f"models/tune/{t}/best_hparams.json"),
@@ -160,6 +167,13 @@ def train(
         plots or Path(f"plots/train/{t}"),
         truth,
     )
+    kept = (summary.get("finetune") or {}).get("kept_base")
+    ratios = summary.get("ratio_to_oracle", {})
+    if kept:
+        typer.echo(f"train {t}: {kept}")
+    elif ratios:
+        typer.echo(f"train {t}: model/oracle wRMSE out-of-fold {ratios.get('oof_wrmse', float('nan')):.2f}, "
+                   f"test {ratios.get('test_wrmse', float('nan')):.2f}")
 
 
 @app.command()
@@ -168,6 +182,7 @@ def register(
     processed: Path = typer.Option(Path("data/processed")),
     clean_dir: Path = typer.Option(Path("data/clean"), "--clean"),
     out: Path = typer.Option(Path("models/registered.json")),
+    export: Optional[Path] = typer.Option(None, "--export", help="also write the champion's model folder here"),
     params: Path = PARAMS,
 ) -> None:
     """Log the end-to-end model, register it as challenger, promote it through the gate."""
@@ -176,6 +191,11 @@ def register(
 
     result = run_register(_params(params, "register"), models, processed, clean_dir, out)
     typer.echo(f"{result['model_name']} version {result['version']}: {result['decision']} ({result['reason']})")
+    if export is not None:  # the champion after the gate: what a machine without the server predicts with
+        from rrlfeh.serving.export import export_version
+
+        export_version(result["model_name"], result["champion"], export)
+        typer.echo(f"{result['model_name']} version {result['champion']} (champion) exported to {export}")
 
 
 @app.command()
@@ -270,9 +290,6 @@ def summary(
 
 def main() -> None:
     configure_environment(keras_backend=None)  # training stages take theirs from params.fit.backend
-    from rrlfeh.errors import describe
-    from rrlfeh.redact import install_log_redaction, redact
-
     install_log_redaction()
     try:
         app()

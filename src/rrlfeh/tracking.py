@@ -23,11 +23,14 @@ def tracking_uri(root: Path | None = None) -> str:
     return "sqlite:///" + str((project_root(root) / "mlflow.db").resolve())
 
 
-def artifact_root(root: Path | None = None) -> str:
-    """Artifacts live beside the store, under <repo>/mlartifacts, unless MLFLOW_ARTIFACT_ROOT is set."""
+def artifact_root(root: Path | None = None) -> str | None:
+    """Artifacts live beside the store, under <repo>/mlartifacts, unless MLFLOW_ARTIFACT_ROOT is set;
+    None for a tracking server: its own (proxied) artifact store, which every clone can read."""
     env = os.environ.get("MLFLOW_ARTIFACT_ROOT")
     if env:
         return env
+    if tracking_uri(root).startswith(("http://", "https://")):
+        return None
     return (project_root(root) / "mlartifacts").resolve().as_uri()
 
 
@@ -128,8 +131,9 @@ def setup(experiment: str, root: Path | None = None) -> str:
         return exp_id
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
+        base = artifact_root(root)
         exp_id = mlflow.create_experiment(
-            experiment, artifact_location=f"{artifact_root(root)}/{experiment}"
+            experiment, artifact_location=None if base is None else f"{base}/{experiment}"
         )
     else:
         exp_id = exp.experiment_id
@@ -155,7 +159,8 @@ def git_commit(root: Path | None = None) -> str:
 
 
 def md5_of(path: str | Path) -> str:
-    """md5 of a file, or of a folder (sorted relative paths and contents), as DVC would identify it."""
+    """md5 of a file (as DVC's for a file), or of a folder's sorted relative paths and contents
+    (a fingerprint of its own, not DVC's `.dir` hash: lineage.dvc_md5 is that)."""
     path = Path(path)
     h = hashlib.md5()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
@@ -168,15 +173,46 @@ def md5_of(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def provenance_tags(inputs: dict[str, str | Path] | None = None) -> dict[str, str]:
-    """Tags every run carries: git commit, DVC experiment name, md5 of each input."""
+def provenance_tags() -> dict[str, str]:
+    """Tags every run carries: git commit, DVC experiment name (the inputs are logged datasets)."""
     tags = {"git_commit": git_commit()}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
-    for name, p in (inputs or {}).items():
-        if Path(p).exists():
-            tags[f"input_md5.{name}"] = md5_of(p)
     return tags
+
+
+# Seconds between system metric samples (CPU, memory, disk, network, GPU): a tiny run of half a
+# minute still gets a few points; MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL, if set, wins.
+SYSTEM_METRICS_INTERVAL_S = 5
+
+
+def _system_metrics_interval() -> None:
+    import mlflow
+
+    if not os.environ.get("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL"):
+        mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL_S)
+
+
+def version_model_id(version: Any) -> str | None:
+    """The logged model a registry version was made from: its `model_id`, or, where the store left
+    that empty (SQLite, a version registered from `models:/<model_id>`), the id its source names."""
+    if getattr(version, "model_id", None):
+        return version.model_id
+    source = getattr(version, "source", None) or ""
+    return source.removeprefix("models:/") if source.startswith("models:/m-") else None
+
+
+@contextlib.contextmanager
+def linked_model(model_id: str | None) -> Iterator[None]:
+    """Metrics logged inside are linked to the logged model `model_id` (MLflow 3), also after a
+    load_model of another one (which would otherwise become the active model)."""
+    import mlflow
+
+    if model_id is None:
+        yield
+        return
+    with mlflow.set_active_model(model_id=model_id):
+        yield
 
 
 def log_params_flat(params: dict[str, Any], prefix: str = "") -> None:
@@ -194,22 +230,31 @@ def log_params_flat(params: dict[str, Any], prefix: str = "") -> None:
 @contextlib.contextmanager
 def stage_run(experiment: str, run_name: str, params: dict[str, Any] | None = None,
               inputs: dict[str, str | Path] | None = None, tags: dict[str, str] | None = None,
-              run_id: str | None = None) -> Iterator[Any]:
-    """A parent run for one stage invocation, with params and provenance tags logged.
+              run_id: str | None = None, system_metrics: bool = False) -> Iterator[Any]:
+    """A parent run for one stage invocation, with params, provenance tags and its inputs (logged
+    datasets whose digest is DVC's md5 of each path) logged.
 
-    `run_id` reopens an earlier run (a resumed search). On any exception, Ctrl-C included, the
-    runs still open under it are ended first, as FAILED/KILLED, so none is left RUNNING.
+    `run_id` reopens an earlier run (a resumed search); `system_metrics` samples the machine
+    (system/* metrics) until the run ends. On any exception, Ctrl-C included, the runs still open
+    under it are ended first, as FAILED/KILLED, so none is left RUNNING (ending a run also stops
+    its system-metrics thread).
     """
     import mlflow
+
+    from rrlfeh import lineage
 
     setup(experiment)
     if os.environ.get("MLFLOW_RUN_ID"):
         run_id = None  # `mlflow run` chose the run
-    run = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name)
+    if system_metrics:
+        _system_metrics_interval()
+    run = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name,
+                           log_system_metrics=system_metrics or None)
     try:
-        mlflow.set_tags({**provenance_tags(inputs), **owner_tags(), **(tags or {})})
+        mlflow.set_tags({**provenance_tags(), **owner_tags(), **(tags or {})})
         if params:
             log_params_flat(params)
+        lineage.log_inputs(inputs or {})
         yield run
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"

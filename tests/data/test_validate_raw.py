@@ -205,6 +205,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, env=env, timeout=300)
 
 
+@pytest.mark.integration
 def test_cli_fails_with_one_line_and_nothing_leaves_the_machine(raw_tables, write_raw, tmp_path):
     good = _cli(tmp_path, "validate", "--raw", str(write_raw(raw_tables, "good")),
                 "--out", str(tmp_path / "ok"))

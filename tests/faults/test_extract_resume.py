@@ -14,12 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import per_source_zip, write_vari
-from model_fixture import simulate
-from test_zip_faults import _corrupt_one_member
 
 from rrlfeh.core import schema
 from rrlfeh.core.epoch_stream import iter_epoch_batches
+from tests.support.hostile import corrupt_one_member, per_source_zip, write_vari
+from tests.support.model_fixture import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +37,7 @@ def _read_all(path: Path, parts: Path | None, stop_after: int | None = None):
 def test_an_interrupted_read_resumes_from_its_parts_with_the_same_frames(tmp_path, caplog):
     epochs = simulate(15, seed=5)["epoch_photometry"]
     path = per_source_zip(tmp_path / "e.zip", epochs)
-    bad = _corrupt_one_member(path)  # an issue inside the first part: replayed too
+    bad = corrupt_one_member(path)  # an issue inside the first part: replayed too
     expected, expected_issues = _read_all(path, None)
     parts = tmp_path / "parts"
 
@@ -105,6 +104,7 @@ def big_input(tmp_path_factory):
     return root
 
 
+@pytest.mark.integration
 def test_a_killed_extract_resumes_and_writes_what_an_uninterrupted_run_writes(tmp_path, big_input):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     for d in (whole, killed):

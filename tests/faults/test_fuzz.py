@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import VOTABLE_COLUMNS, epoch_votable, predict_outcome, served_outcome, set_field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from model_fixture import simulate
 
 from rrlfeh.core import schema
 from rrlfeh.core.epoch_stream import iter_epoch_batches
 from rrlfeh.core.formats import read_table_file
 from rrlfeh.errors import DataError
 from rrlfeh.serving import front, payload, sanity
+from tests.support.hostile import VOTABLE_COLUMNS, epoch_votable, predict_outcome, served_outcome, set_field
+from tests.support.model_fixture import simulate
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -51,7 +51,7 @@ def test_any_request_is_parsed_or_refused_in_one_line(records):
     for i in range(len(req)):
         if req.reason[i]:
             continue
-        t, m = req.times[i], req.mags[i]
+        t, m = req.curves.times()[i], req.curves.mags()[i]
         assert len(t) == len(m) == req.n_epochs[i] > 0
         assert np.all((t >= b.time_window[0]) & (t <= b.time_window[1]))  # no impossible time
         assert np.all((m >= b.mag_range[0]) & (m <= b.mag_range[1]))

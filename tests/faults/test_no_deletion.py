@@ -19,9 +19,9 @@ HPARAMS = {"units": 8, "dropout": 0.1, "learning_rate": 0.01, "reg_type": "none"
 
 
 def test_train_keeps_user_files_in_plots_and_model_folders(mlflow_store, tmp_path):
-    from test_tune_train import make_tensors, write_params
+    from tests.support.tiny_tensors import make_tensors, write_params
 
-    from rrlfeh.model.cv import run_train
+    from rrlfeh.model.train import run_train
 
     data = tmp_path / "rrab.npz"
     make_tensors(data, n=64)

@@ -12,7 +12,7 @@ from rrlfeh.model.dataset import load_tensors
 
 @pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
 def test_a_truncated_npz_is_one_line(tmp_path, keep):
-    from test_tune_train import make_tensors
+    from tests.support.tiny_tensors import make_tensors
 
     path = tmp_path / "rrab.npz"
     make_tensors(path, n=40)
@@ -25,8 +25,8 @@ def test_a_truncated_npz_is_one_line(tmp_path, keep):
 def test_preprocess_writes_the_npz_atomically():
     import inspect
 
-    from rrlfeh.features import stage
+    from rrlfeh.features import preprocess as stage
 
     src = inspect.getsource(stage)
     assert "os.replace(tmp, final)" in src and "np.savez(out_dir" not in src
-    assert np.__name__  # the stage's own test (tests/unit/test_features_stage.py) checks the content
+    assert np.__name__  # the stage's own test (tests/unit/test_features_preprocess.py) checks the content

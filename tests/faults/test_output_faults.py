@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import predict_cfg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from rrlfeh.serving import catalogue as catalogue_io
 from rrlfeh.serving.catalogue import rejects_path
 from rrlfeh.serving.predict import run_predict
 from rrlfeh.sources.files import discover
+from tests.support.hostile import predict_cfg
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +75,9 @@ def test_a_full_disk_on_the_rejects_keeps_both(model_dir, inputs, tmp_path, monk
 KILLED_MID_WRITE = """
 import os, signal, sys
 from pathlib import Path
-sys.path.insert(0, {tests!r})
-from model_fixture import tiny_params
 from rrlfeh.serving import catalogue
 from rrlfeh.serving.predict import run_predict
+from tests.support.model_fixture import tiny_params
 
 def write_then_die(table, path, meta):
     Path(path).write_bytes(b"SIMPLE  =                    T" + b" " * 4000)  # the start of a FITS file
@@ -90,13 +89,16 @@ run_predict(tiny_params(n_jobs=1, chunk_stars=16).predict, {model!r}, [Path({inp
 """
 
 
+@pytest.mark.integration
 def test_a_kill_mid_write_keeps_the_previous_catalogue_and_rejects(model_dir, inputs, tmp_path):
     out = tmp_path / "cat.fits"
     run_predict(predict_cfg(), str(model_dir), [inputs], out, "local", progress=False)
     before = _pair(out)
-    script = KILLED_MID_WRITE.format(tests=str(Path(__file__).parents[1] / "integration"),
-                                     model=str(model_dir), inputs=str(inputs), out=str(out))
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    script = KILLED_MID_WRITE.format(model=str(model_dir), inputs=str(inputs), out=str(out))
+    root = str(Path(__file__).resolve().parents[2])  # where `tests.support` imports from
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env=env)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert _pair(out) == before
     # the next run replaces the killed run's hidden leftover and writes a good pair

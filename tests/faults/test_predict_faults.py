@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import one_line, per_source_zip, predict_cfg, unprivileged
-from model_fixture import simulate
 
 from rrlfeh.core import schema
 from rrlfeh.errors import DataError
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.predict import run_predict
+from tests.support.hostile import one_line, per_source_zip, predict_cfg, unprivileged
+from tests.support.model_fixture import simulate
 
 BIN = Path(sys.executable).parent
 
@@ -61,6 +61,7 @@ def test_impossible_stars_are_rejected_and_repeats_count_once(model_dir, hostile
     assert counts["stars_with_duplicate_epochs"] == 1
 
 
+@pytest.mark.integration
 def test_output_problems_fail_before_any_work(model_dir, hostile, tmp_path):
     root, _ = hostile
     blocker = tmp_path / "a_file"
@@ -98,6 +99,7 @@ def test_a_folder_that_is_not_a_model_is_one_line(hostile, tmp_path):
         run_predict(predict_cfg(), str(tmp_path), [root], tmp_path / "c.parquet", "local", progress=False)
 
 
+@pytest.mark.integration
 def test_credentials_never_reach_the_error_line(hostile, tmp_path):
     root, _ = hostile
     token = "tok3n-SUPER-secret-42"

@@ -3,19 +3,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("serve_load", ROOT / "bench" / "serve_load.py")
-serve_load = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(serve_load)
+from bench import serve_load
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import per_source_zip, predict_outcome, served_outcome
-from model_fixture import simulate, tiny_params
 
 from rrlfeh.core import schema
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.predict import run_predict
+from tests.support.hostile import per_source_zip, predict_outcome, served_outcome
+from tests.support.model_fixture import simulate, tiny_params
 
 TYPE_SPELLINGS = {"RRab": ["RRab", "RRAB", "rrab", " RRab ", "rRaB\t", "RR ab"],
                   "RRc": ["RRc", "RRC", "rrc", " rrc", "RRc  "],

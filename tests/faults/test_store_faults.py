@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import one_line, unprivileged
-from model_fixture import register_tiny, tiny_params
 
 from rrlfeh.serving import registry
+from tests.support.hostile import one_line, unprivileged
+from tests.support.model_fixture import register_tiny, tiny_params
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

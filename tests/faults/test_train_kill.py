@@ -14,9 +14,9 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from test_tune_train import TINY, make_tensors, write_params
 
 from rrlfeh import tracking
+from tests.support.tiny_tensors import TINY, make_tensors, write_params
 
 pytestmark = pytest.mark.integration
 

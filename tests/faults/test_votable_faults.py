@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import epoch_votable, set_field
-from model_fixture import simulate, tiny_params
 
 from rrlfeh.core import schema
 from rrlfeh.core.epoch_stream import iter_epoch_batches
@@ -21,6 +19,8 @@ from rrlfeh.core.formats import read_table_file
 from rrlfeh.errors import DataError
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.predict import run_predict
+from tests.support.hostile import epoch_votable, set_field
+from tests.support.model_fixture import simulate, tiny_params
 
 BINARY = ["binary", "binary2"]
 

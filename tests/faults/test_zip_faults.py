@@ -9,31 +9,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import per_source_zip
-from model_fixture import simulate, tiny_params
 
 from rrlfeh.core import schema
 from rrlfeh.core.epoch_stream import MAX_MEMBER_BYTES, iter_epoch_batches
 from rrlfeh.errors import DataError
 from rrlfeh.serving.catalogue import rejects_path
 from rrlfeh.serving.predict import run_predict
-
-
-def _corrupt_one_member(path: Path) -> int:
-    """Flip bytes inside the deflate stream of the second member; its source_id."""
-    with zipfile.ZipFile(path) as zf:
-        info = zf.infolist()[1]
-    raw = bytearray(path.read_bytes())
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    for i in range(start + 5, start + min(info.compress_size, 60)):
-        raw[i] ^= 0x5A
-    path.write_bytes(bytes(raw))
-    return int(info.filename.split()[-1].split(".")[0])
+from tests.support.hostile import corrupt_one_member, per_source_zip
+from tests.support.model_fixture import simulate, tiny_params
 
 
 def test_a_corrupt_member_is_one_stars_reason(tmp_path):
     epochs = simulate(4, seed=1)["epoch_photometry"]
-    path = _corrupt_one_member(per_source_zip(tmp_path / "e.zip", epochs)) and tmp_path / "e.zip"
+    path = corrupt_one_member(per_source_zip(tmp_path / "e.zip", epochs)) and tmp_path / "e.zip"
     issues = []
     rows = list(iter_epoch_batches([path], 100, issues))
     assert len(issues) == 1 and "corrupt zip member" in issues[0].reason

@@ -21,7 +21,6 @@ import pytest
 import yaml
 from astropy.table import Table
 
-from fake_gaia_archive import FakeGaiaArchive
 from rrlfeh.config import load_params
 from rrlfeh.config.data import GaiaConfig
 from rrlfeh.core import schema
@@ -29,6 +28,7 @@ from rrlfeh.sources.adql import vari_query
 from rrlfeh.sources.archive_client import Retry
 from rrlfeh.sources.extract import run_extract
 from rrlfeh.errors import DataError
+from tests.support.fake_gaia_archive import FakeGaiaArchive
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,6 +150,8 @@ def test_sync_csv_missing_file_and_bad_column_type_are_reported(tmp_path):
     assert set(missing) == {str(ids[3]), str(ids[4])}
     assert "not returned by the archive" in missing[str(ids[3])]
     assert "floating point" in missing[str(ids[4])] and f"{ids[4]}.csv" in missing[str(ids[4])]
+    assert missing[str(ids[3])].startswith("no_epochs: ")
+    assert missing[str(ids[4])].startswith("unreadable_epoch_file: ")
     written = schema.read_table(tmp_path / "raw/epoch_photometry.parquet", "epoch_photometry")
     _same_epochs(written, epochs[~epochs["source_id"].isin([ids[3], ids[4]])])
     # the stars without epochs stay in the catalogue: clean drops them with a reason

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from rrlfeh.core import schema
-from test_tune_train import TINY, make_tensors, write_params
+from tests.support.tiny_tensors import TINY, make_tensors, write_params
+
+pytestmark = pytest.mark.integration  # the stages run as `rrlfeh` processes
 
 
 def _stage(args: list[str], cwd: Path, env: dict) -> None:

@@ -14,10 +14,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from model_fixture import _curve, register_tiny, simulate, tiny_workspace  # noqa: F401
 from scipy.stats import spearmanr
 
 from rrlfeh.serving.payload import model_input_from_tables
+from tests.support.model_fixture import _curve, register_tiny, simulate
 
 
 @pytest.fixture(scope="module")

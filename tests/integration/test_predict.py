@@ -1,7 +1,8 @@
 """`rrlfeh predict` end to end: Gaia-layout files in, a catalogue with units and provenance out.
 
-The tiny trained model (model_fixture) is registered as champion in a private SQLite store; the
-input is written here as the archive delivers it (CSV, all three bands, flagged transits) with the
+The tiny trained model (tests/support/model_fixture.py) is registered as champion in a private
+SQLite store (tests/integration/conftest.py); the input (tests/support/predict_inputs.py) is
+written as the archive delivers it (CSV, all three bands, flagged transits) with the
 awkward cases a real catalogue has: an RRd star, a star without epochs, a star whose G transits
 are all flagged, epochs of a star missing from vari_rrlyrae. Every star must come out once, in the
 catalogue or in the rejects file with its reason, and the [Fe/H] must equal what the registered
@@ -22,7 +23,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from model_fixture import register_tiny, tiny_params, tiny_workspace  # noqa: F401
 
 from rrlfeh.core import schema
 from rrlfeh.errors import DataError
@@ -30,70 +30,12 @@ from rrlfeh.serving import star_rows
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.payload import model_input_from_tables
 from rrlfeh.serving.predict import run_predict
+from tests.support.model_fixture import tiny_params
+from tests.support.predict_inputs import (
+    ALL_FLAGGED, N_STARS, NO_EPOCHS, ORPHAN, RRD, URI, predict_config,
+)
 
-URI = "models:/rrl-feh@champion"
 BIN = Path(sys.executable).parent
-N_STARS = 40
-RRD, NO_EPOCHS, ALL_FLAGGED, ORPHAN = 9_000_001, 9_000_002, 9_000_003, 9_000_004
-
-
-@pytest.fixture(scope="module")
-def store(tiny_workspace, tmp_path_factory):  # noqa: F811
-    """The conftest's mlflow_store for a whole module, with the tiny model as champion."""
-    tmp = tmp_path_factory.mktemp("predict_store")
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mp.setenv("MLFLOW_ARTIFACT_ROOT", (tmp / "mlartifacts").as_uri())
-        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        registered = register_tiny(tiny_workspace)
-        yield registered
-
-
-@pytest.fixture(scope="module")
-def gaia_dir(tiny_workspace, tmp_path_factory):  # noqa: F811
-    """N_STARS tiny-workspace stars plus the awkward cases, as archive CSV files."""
-    clean = tiny_workspace.clean_dir
-    vari = schema.read_table(clean / "vari_rrlyrae.parquet", "vari_rrlyrae")
-    vari = pd.concat([vari.head(N_STARS // 2), vari.tail(N_STARS // 2)], ignore_index=True)
-    ep = schema.read_table(clean / "epoch_photometry.parquet", "epoch_photometry")
-    ep = ep[ep["source_id"].isin(vari["source_id"])]
-    labels = schema.read_table(clean / "labels.parquet", "labels")
-    rng = np.random.default_rng(3)
-    vari["ra"], vari["dec"] = rng.uniform(0, 360, len(vari)), rng.uniform(-60, 60, len(vari))
-
-    extra = vari.head(3).copy()
-    extra["source_id"] = [RRD, NO_EPOCHS, ALL_FLAGGED]
-    extra["best_classification"] = ["RRd", "RRab", "RRab"]
-    donor = ep[ep["source_id"] == vari["source_id"].iloc[0]]
-    copies = []
-    for sid, flagged in [(RRD, False), (ALL_FLAGGED, True), (ORPHAN, False)]:
-        c = donor.copy()
-        c["source_id"], c["rejected_by_variability"] = sid, flagged
-        copies.append(c)
-    bp = ep.head(30).assign(band="BP", mag=ep.head(30)["mag"] + 0.3)  # other bands never go in
-    ep = pd.concat([ep, bp, *copies], ignore_index=True).sort_values(
-        ["source_id", "time"], kind="stable")
-
-    out = tmp_path_factory.mktemp("gaia_files")
-    pd.concat([vari, extra], ignore_index=True).to_csv(out / "vari_rrlyrae.csv", index=False)
-    ep.to_csv(out / "epoch_photometry.csv", index=False)
-    labels[labels["source_id"].isin(vari["source_id"])].to_csv(out / "labels.csv", index=False)
-    return out
-
-
-def _cfg(**kw):
-    return dataclasses.replace(tiny_params().predict, **kw)
-
-
-@pytest.fixture(scope="module")
-def predicted(store, gaia_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("predict_out") / "catalogue.ecsv"
-    counts = run_predict(_cfg(n_jobs=1, chunk_stars=7), URI, [gaia_dir], out, "local",
-                         plots=out.parent / "plots", progress=False)
-    return counts, out
 
 
 def test_every_star_is_predicted_or_rejected_with_its_reason(predicted, gaia_dir):
@@ -162,6 +104,7 @@ def test_plots(predicted):
     assert all(Path(p).stat().st_size > 10_000 for p in counts["plots"])
 
 
+@pytest.mark.integration
 def test_cli_with_a_worker_pool_writes_the_same_catalogue_as_fits(predicted, gaia_dir, tmp_path):
     """`rrlfeh predict` in a subprocess, two worker processes, another chunk size: same numbers."""
     counts, out = predicted
@@ -203,7 +146,7 @@ def test_our_own_parquet_tables_work_as_input(predicted, gaia_dir, tmp_path):
         df = schema.conform(pd.read_csv(gaia_dir / f"{name}.csv"), name)
         schema.write_table(df, folder / f"{name}.parquet", name)
     schema.write_table(schema.empty("rejected"), folder / "rejected.parquet", "rejected")
-    counts = run_predict(_cfg(n_jobs=1), URI, [folder], tmp_path / "c.parquet", "local",
+    counts = run_predict(predict_config(n_jobs=1), URI, [folder], tmp_path / "c.parquet", "local",
                          progress=False)
     assert counts["reconciled"] and counts["stars_predicted"] == N_STARS
     a, _, _ = read_catalogue(out)
@@ -213,11 +156,11 @@ def test_our_own_parquet_tables_work_as_input(predicted, gaia_dir, tmp_path):
 
 def test_clear_errors(store, gaia_dir, tmp_path):
     with pytest.raises(DataError, match="output must end in"):
-        run_predict(_cfg(), URI, [gaia_dir], tmp_path / "x.csv", "local")
+        run_predict(predict_config(), URI, [gaia_dir], tmp_path / "x.csv", "local")
     with pytest.raises(DataError, match="not found in the registry"):
-        run_predict(_cfg(), "models:/no-such-model@champion", [gaia_dir], tmp_path / "x.fits", "local")
+        run_predict(predict_config(), "models:/no-such-model@champion", [gaia_dir], tmp_path / "x.fits", "local")
     with pytest.raises(DataError, match="vari_rrlyrae"):
-        run_predict(_cfg(), URI, [gaia_dir / "epoch_photometry.csv"], tmp_path / "x.fits", "local")
+        run_predict(predict_config(), URI, [gaia_dir / "epoch_photometry.csv"], tmp_path / "x.fits", "local")
 
 
 def test_chunk_rows_reasons_without_a_model():
@@ -251,7 +194,7 @@ def test_the_model_computes_with_its_own_config_not_the_workspace_params(predict
     registered version's config is the truth); an explicit override changes it and is recorded."""
     _, out = predicted
     a, _, _ = read_catalogue(out)
-    other = _cfg(n_jobs=1, chunk_stars=7, min_epochs=500, error_scale=5.0, extra_error=0.3,
+    other = predict_config(n_jobs=1, chunk_stars=7, min_epochs=500, error_scale=5.0, extra_error=0.3,
                  time_window=[0.0, 1.0], period_range=[0.9, 1.0])
     run_predict(other, URI, [gaia_dir], tmp_path / "b.ecsv", "local", progress=False)
     b, meta_b, _ = read_catalogue(tmp_path / "b.ecsv")
@@ -269,6 +212,7 @@ def test_the_model_computes_with_its_own_config_not_the_workspace_params(predict
     assert (c["feh_error"] >= a["feh_error"]).all() and (c["feh_error"] > a["feh_error"]).any()
 
 
+@pytest.mark.integration
 def test_set_and_a_manifest_missing_a_preprocessing_key_are_one_line(store, gaia_dir, tmp_path):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     model = Path(mlflow.artifacts.download_artifacts(URI, dst_path=str(tmp_path / "model")))

@@ -20,12 +20,12 @@ import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
-from model_fixture import register_tiny, tiny_params, tiny_workspace  # noqa: F401
 
 from rrlfeh.core import schema
 from rrlfeh.errors import DataError
 from rrlfeh.serving import registry
 from rrlfeh.serving.payload import model_input_from_tables
+from tests.support.model_fixture import register_tiny, tiny_params
 
 pytestmark = pytest.mark.integration
 NAME = "rrl-feh"

@@ -21,9 +21,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from model_fixture import register_tiny, simulate, tiny_workspace  # noqa: F401
 
 from rrlfeh.serving.payload import OUTPUT_COLUMNS, model_input_from_tables
+from tests.support.model_fixture import register_tiny, simulate
 
 pytestmark = pytest.mark.integration
 URI = "models:/rrl-feh@champion"

@@ -3,20 +3,18 @@ local[2] Spark, from the same archive files as the local engine, with the same a
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 
 import pandas as pd
 import pytest
-from test_predict import (  # noqa: F401  (fixtures shared with the local-engine tests)
-    ALL_FLAGGED, N_STARS, NO_EPOCHS, ORPHAN, RRD, URI, gaia_dir, predicted, store, tiny_workspace,
-)
 
 from rrlfeh.serving.catalogue import read_catalogue, rejects_path
 from rrlfeh.serving.predict import run_predict
+from tests.support.predict_inputs import ALL_FLAGGED, N_STARS, NO_EPOCHS, ORPHAN, RRD, URI, predict_config
 
 pyspark = pytest.importorskip("pyspark")
+pytestmark = pytest.mark.integration  # a local Spark starts a JVM
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +33,9 @@ def spark():
 
 
 @pytest.mark.spark
-def test_spark_and_local_engines_agree(spark, store, gaia_dir, predicted, tmp_path):  # noqa: F811
-    from model_fixture import tiny_params
-
+def test_spark_and_local_engines_agree(spark, store, gaia_dir, predicted, tmp_path):
     local_counts, local_out = predicted
-    cfg = dataclasses.replace(tiny_params().predict, spark_master="local[2]", chunk_stars=9)
+    cfg = predict_config(spark_master="local[2]", chunk_stars=9)
     out = tmp_path / "spark.parquet"
     counts = run_predict(cfg, URI, [gaia_dir], out, "spark", progress=False)
 

@@ -1,6 +1,6 @@
 """The layer contract of src/rrlfeh: imports between its top-level parts point one way, down.
 
-    cli > summary > evaluation > serving > model > features > sources, quality > sim > tracking > config > core > runtime, errors, redact
+    cli > summary > evaluation > serving > model > features > sources, quality > sim > tracking > lineage > config > core > runtime, errors, redact
 
 A module may import its own part and any part below it, never one above (function-local imports
 count). import-linter would state this as a `layers` contract; it is not in the project's lock
@@ -11,16 +11,15 @@ ast import graph the dvc.yaml deps test uses.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from import_graph import imports_of, modules, package_of  # noqa: E402
+from tests.support.import_graph import imports_of, modules, package_of
 
 # bottom first; parts on one line are independent of each other
 LAYERS = [
     {"", "errors", "runtime", "redact"},  # "" is rrlfeh/__init__.py
     {"core"},  # schema, the curve contract, table formats and streaming, Fourier fits
     {"config"},
+    {"lineage"},  # DVC's hashes of stage inputs, as MLflow datasets
     {"tracking"},
     {"sim"},  # the embedded simulator
     {"sources", "quality"},  # extract (simulator, archive, files); validate and clean
@@ -71,7 +70,7 @@ def test_no_cycle_between_parts():
 
 
 def test_the_contract_catches_a_function_local_upward_import(monkeypatch):
-    import import_graph
+    from tests.support import import_graph
 
     real = import_graph.imports_of
 

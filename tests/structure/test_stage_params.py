@@ -4,18 +4,13 @@ and the stages log to MLflow), and every key of params.yaml belongs to some comm
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_dvc_deps import STAGES as DVC_STAGES, command_of  # noqa: E402
-
-from rrlfeh.config import ConfigError, load_params  # noqa: E402
-from rrlfeh.config.loader import flatten, to_dict  # noqa: E402
-from rrlfeh.config.stages import STAGES, declared, reads_of, restrict, value_at  # noqa: E402
-from import_graph import ROOT  # noqa: E402
+from rrlfeh.config import ConfigError, load_params
+from rrlfeh.config.loader import flatten, to_dict
+from rrlfeh.config.stages import STAGES, declared, reads_of, restrict, value_at
+from tests.support.dvc_deps import STAGES as DVC_STAGES, command_of
+from tests.support.import_graph import ROOT
 
 # read by `rrlfeh predict` (batch inference), which is no DVC stage
 BATCH_ONLY = {"predict.chunk_stars", "predict.n_jobs", "predict.spark_master"}
@@ -95,3 +90,25 @@ def test_what_the_stages_log_is_what_dvc_declares(params):
     assert "train.n_jobs" not in logged and "preprocess.n_points_rrc" not in logged
     assert logged["preprocess.n_points_rrab"] == params.preprocess.n_points_rrab
     assert set(flatten(declared(params, "tune"))) >= {"seed", "tune.max_epochs", "preprocess.kde_alpha"}
+
+
+def _config_objects(obj) -> list:
+    import dataclasses
+
+    if not dataclasses.is_dataclass(obj):
+        return []
+    return [obj] + [o for f in dataclasses.fields(obj) for o in _config_objects(getattr(obj, f.name))]
+
+
+def test_the_guard_is_a_view_not_a_patch_on_the_config_classes(params):
+    """No config class has its attribute lookup replaced (at import or by restrict): only the view
+    a stage is handed checks reads, and its sections are views too."""
+    from rrlfeh.config.views import ConfigView
+
+    restrict(params, "train", "rrab").fit.schedule
+    patched = sorted({type(o).__name__ for o in _config_objects(params)
+                      if type(o).__getattribute__ is not object.__getattribute__})
+    assert patched == []
+    assert isinstance(restrict(params, "tune").tune, ConfigView)
+    with pytest.raises(AttributeError):
+        restrict(params, "tune").tune.no_such_key

@@ -12,6 +12,7 @@ import pytest
 from rrlfeh.config import ConfigError, from_dict
 from rrlfeh.config.data import CleanConfig
 from rrlfeh.core import schema
+from rrlfeh.core.reasons import of_stage
 from rrlfeh.quality.clean import kept_epochs, select_stars
 from rrlfeh.quality.cuts import CUTS, epoch_counts
 
@@ -53,6 +54,7 @@ def run(t: dict[str, pd.DataFrame], cfg: CleanConfig = CFG):
     out, metrics = select_stars(cfg, t["vari_rrlyrae"], epoch_counts(epochs), t["labels"])
     out["epoch_photometry"] = kept_epochs(epochs, out["vari_rrlyrae"]["source_id"])
     reasons = dict(zip(out["rejected"]["source_id"], out["rejected"]["reason"]))
+    assert set(reasons.values()) <= set(of_stage("clean"))  # every code emitted is registered
     return out, metrics, reasons
 
 

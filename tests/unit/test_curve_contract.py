@@ -33,8 +33,9 @@ def test_clean_counts_the_usable_epochs_with_a_finite_magnitude():
 
 
 def test_serving_takes_the_usable_epochs():
-    ids, times, mags = star_rows.clean_curves(_epochs(), np.array([1, 2]))
-    assert ids.tolist() == [1] and times[0].tolist() == [1.0, 2.0] and mags[0][1] == np.inf
+    curves = star_rows.clean_curves(_epochs(), np.array([1, 2]))
+    assert curves.source_id.tolist() == [1] and curves.times()[0].tolist() == [1.0, 2.0]
+    assert curves.mags()[0][1] == np.inf
 
 
 def test_signature_spark_type_and_tables_come_from_the_contract():

@@ -1,11 +1,13 @@
 """The real-star measurement code (rrlfeh.evaluation): the fixed split, the shape parameters the
 simulator calibration and the P-phi31 baseline read, and the scores."""
 
+import dataclasses
+
 import numpy as np
-import pandas as pd
 import pytest
 
-from rrlfeh.evaluation.curve_stats import Curves, relation_fit, residuals, scatter_profile, shape_parameters
+from rrlfeh.core.ragged import LightCurves, star_index
+from rrlfeh.evaluation.curve_stats import relation_fit, residuals, scatter_profile, shape_parameters
 from rrlfeh.evaluation.scores import baseline_cv, baseline_predict, fit_baseline, summary
 from rrlfeh.evaluation.split import half_of, is_calibration
 
@@ -22,7 +24,7 @@ def _curves(rng, phi31, period, n=80, noise=0.002):
     """Cosine-series RRab curves with the given phi31 (phi21 fixed), random epochs."""
     counts = np.full(len(period), n)
     t = rng.uniform(1700, 2700, counts.sum())
-    star = np.repeat(np.arange(len(period)), counts)
+    star = star_index(counts)
     phi1 = rng.uniform(0, 2 * np.pi, len(period))
     amp = np.array([0.3, 0.14, 0.09])
     phases = np.stack([phi1, 4.1 + 2 * phi1, phi31 + 3 * phi1], axis=1)
@@ -30,7 +32,8 @@ def _curves(rng, phi31, period, n=80, noise=0.002):
     mag = 15 + sum(amp[k] * np.cos((k + 1) * x + phases[star, k]) for k in range(3))
     mag += noise * rng.standard_normal(len(t))
     order = np.lexsort((t, star))
-    return Curves(np.arange(len(period)), counts, t[order], mag[order], period, np.full(len(period), 2000.0))
+    curves = LightCurves.from_counts(counts, t[order], mag[order], period, np.full(len(period), 2000.0))
+    return dataclasses.replace(curves, source_id=np.arange(len(period)))
 
 
 def test_shape_parameters_recover_phi31_and_the_baseline_recovers_the_relation():
@@ -59,8 +62,8 @@ def test_scatter_profile_finds_phase_jitter_on_the_rise():
     prof = scatter_profile(residuals(clean))
     assert prof["phase_jitter"] < 0.002 and prof["outlier_fraction"] < 0.01
     # a timing jitter of 0.01 cycles: the scatter follows the slope of the curve
-    jittered = Curves(clean.source_id, clean.counts, clean.time + 0.01 * period[clean.star]
-                      * rng.standard_normal(len(clean.time)), clean.mag, period, clean.epoch_g)
+    jittered = dataclasses.replace(clean, time=clean.time + 0.01 * period[clean.star]
+                                   * rng.standard_normal(len(clean.time)))
     prof_j = scatter_profile(residuals(jittered))
     assert prof_j["phase_jitter"] == pytest.approx(0.01, rel=0.3)
     assert prof_j["star_scatter_median"] > 3 * prof["star_scatter_median"]

@@ -7,7 +7,8 @@ import pytest
 from scipy.interpolate import make_smoothing_spline
 
 from rrlfeh.config.preprocess import PreprocessConfig
-from rrlfeh.features.folding import fold, largest_phase_gap, to_ragged
+from rrlfeh.core.ragged import concat, star_index
+from rrlfeh.features.folding import fold, largest_phase_gap
 from rrlfeh.features.spline import basis_matrix, fit_periodic, penalty_matrix
 
 
@@ -61,8 +62,8 @@ def test_many_stars_are_solved_independently():
 
 
 def test_fold_and_phase_gap():
-    time, offsets = to_ragged([np.array([10.0, 10.25, 10.5]), np.array([3.0, 3.0, 3.0]), np.array([1.0])])
-    star = np.repeat(np.arange(3), np.diff(offsets))
+    time, offsets = concat([np.array([10.0, 10.25, 10.5]), np.array([3.0, 3.0, 3.0]), np.array([1.0])])
+    star = star_index(np.diff(offsets))
     phase = fold(time, np.array([10.0, 0.0, 0.0])[star], np.array([1.0, 0.5, 0.5])[star])
     assert np.allclose(phase[:3], [0.0, 0.25, 0.5])
     gaps = largest_phase_gap(phase, star, 3)

@@ -36,7 +36,7 @@ def star(n_epochs, period=0.6, t0=2000.0, noise=0.0, seed=0):
 def run(stars, **over):
     times, mags, periods, epochs = zip(*stars) if stars else ((), (), (), ())
     return preprocess_arrays(list(times), list(mags), np.array(periods), np.array(epochs),
-                             **{**OPTS, **over})
+                             {**OPTS, **over})
 
 
 def truth_standardized(period=0.6):
@@ -116,9 +116,9 @@ def test_empty_input_and_mismatched_lengths():
     res = run([])
     assert res.X.shape == (0, N, 2) and len(res.ok) == 0
     with pytest.raises(ValueError, match="different lengths"):
-        preprocess_arrays([np.arange(5.0)], [np.arange(4.0)], [0.5], [0.0], **OPTS)
+        preprocess_arrays([np.arange(5.0)], [np.arange(4.0)], [0.5], [0.0], OPTS)
     with pytest.raises(ValueError, match="periods"):
-        preprocess_arrays([np.arange(5.0)], [np.arange(5.0)], [0.5, 0.6], [0.0], **OPTS)
+        preprocess_arrays([np.arange(5.0)], [np.arange(5.0)], [0.5, 0.6], [0.0], OPTS)
 
 
 def test_scatter_measures_how_well_the_curve_folds():

@@ -117,7 +117,7 @@ def test_archive_zip_found_in_a_folder_and_a_missing_file_is_reported(tmp_path, 
     tables, report = _read(cfg)
     sid = int(vari["source_id"][3])
     _same(tables["epoch_photometry"], epochs[epochs["source_id"] != sid], "epoch_photometry")
-    assert report["ids_missing"] == {str(sid): "no epoch rows in the files"}
+    assert report["ids_missing"] == {str(sid): "no_epochs: no epoch rows in the files"}
     assert (report["ids_requested"], report["ids_received"], report["ids_written"]) == (5, 4, 4)
     assert len(tables["labels"]) == 0 and report["labels"] is None  # stars flow on unlabelled
 
@@ -210,6 +210,7 @@ def test_unreadable_per_source_file_becomes_that_stars_reason(tmp_path):
     tables, report = _read(cfg)
     assert tables["epoch_photometry"]["source_id"].nunique() == 4
     assert list(report["ids_missing"]) == [str(sid)]
+    assert report["ids_missing"][str(sid)].startswith("unreadable_epoch_file: ")
     assert f"Gaia DR3 {sid}.csv: an HTML page" in report["ids_missing"][str(sid)]
     assert (report["ids_received"], report["ids_written"]) == (5, 4)
     with pytest.raises(DataError, match=f"Gaia DR3 {sid}.csv: an HTML page"):

@@ -6,6 +6,12 @@ import numpy as np
 import pytest
 
 from rrlfeh.core.fourier import cosine_series, fit_fourier, harmonics_for, pad, summarize
+from rrlfeh.core.ragged import LightCurves, star_index
+
+
+def _fit(counts, time, mag, sigma, period, n_harmonics):
+    """fit_fourier on flat arrays grouped by star."""
+    return fit_fourier(LightCurves.from_counts(counts, time, mag, period, error=sigma), n_harmonics)
 
 
 def _stars(rng, n, n_epochs, k=4):
@@ -16,7 +22,7 @@ def _stars(rng, n, n_epochs, k=4):
     mean = rng.uniform(14, 19, n)
     counts = np.full(n, n_epochs)
     time = rng.uniform(1666.4, 2704.4, counts.sum())
-    star = np.repeat(np.arange(n), counts)
+    star = star_index(counts)
     mag = mean[star] + cosine_series((time - 2000.0) / period[star], amp[star], phase[star])
     return amp, phase, period, mean, counts, time, mag
 
@@ -24,7 +30,7 @@ def _stars(rng, n, n_epochs, k=4):
 def test_noise_free_fit_recovers_amplitudes_and_phase_differences():
     rng = np.random.default_rng(1)
     amp, phase, period, mean, counts, time, mag = _stars(rng, 50, 60)
-    fit = fit_fourier(counts, time, mag, np.full(len(time), 0.01), period, np.full(50, 4))
+    fit = _fit(counts, time, mag, np.full(len(time), 0.01), period, np.full(50, 4))
     np.testing.assert_allclose(fit.mean, mean, atol=1e-8)
     np.testing.assert_allclose(fit.amp, amp, atol=1e-8)
     for k in (2, 3, 4):
@@ -39,8 +45,8 @@ def test_phase_differences_do_not_depend_on_the_time_origin():
     amp, phase, period, mean, counts, time, mag = _stars(rng, 20, 80)
     noisy = mag + 0.01 * rng.standard_normal(len(mag))
     sig = np.full(len(time), 0.01)
-    a = fit_fourier(counts, time, noisy, sig, period, np.full(20, 4))
-    b = fit_fourier(counts, time + 123.4567, noisy, sig, period, np.full(20, 4))
+    a = _fit(counts, time, noisy, sig, period, np.full(20, 4))
+    b = _fit(counts, time + 123.4567, noisy, sig, period, np.full(20, 4))
     np.testing.assert_allclose(a.phi_k1(3), b.phi_k1(3), atol=1e-8)
     np.testing.assert_allclose(a.r_k1(2), b.r_k1(2), rtol=1e-8)
 
@@ -48,7 +54,7 @@ def test_phase_differences_do_not_depend_on_the_time_origin():
 def test_per_star_harmonics_in_one_batch():
     rng = np.random.default_rng(3)
     amp, phase, period, mean, counts, time, mag = _stars(rng, 3, 40, k=2)
-    fit = fit_fourier(counts, time, mag, np.full(len(time), 0.01), period, np.array([1, 2, 4]))
+    fit = _fit(counts, time, mag, np.full(len(time), 0.01), period, np.array([1, 2, 4]))
     assert np.all(fit.amp[0, 1:] == 0) and np.all(fit.amp[1, 2:] == 0)
     assert np.isnan(fit.phi_k1(3)[:2]).all() and np.isnan(fit.r_k1(2)[0])
     # the 4-harmonic star finds nothing above the true second harmonic
@@ -64,7 +70,7 @@ def test_phi31_error_matches_monte_carlo_scatter():
     time = np.sort(rng.uniform(1666.4, 2704.4, n_ep))  # one sampling, many noise draws
     clean = 17 + cosine_series((time - 2000) / 0.6, amp[None], phase[None])
     mags = clean + sigma * rng.standard_normal((n_real, n_ep))
-    fit = fit_fourier(np.full(n_real, n_ep), np.tile(time, n_real), mags.ravel(),
+    fit = _fit(np.full(n_real, n_ep), np.tile(time, n_real), mags.ravel(),
                       np.full(n_real * n_ep, sigma), np.full(n_real, 0.6), np.full(n_real, 4))
     phi31 = fit.phi_k1(3)
     scatter = np.std(np.angle(np.exp(1j * (phi31 - np.angle(np.mean(np.exp(1j * phi31)))))))
@@ -80,7 +86,7 @@ def test_summary_of_a_known_curve():
     time = t_ref + np.linspace(0, 50, 400)
     amp, phase = np.array([[0.3]]), np.array([[1.0]])
     mag = 16 + cosine_series((time - t_ref) / period, amp, phase)
-    fit = fit_fourier(np.array([400]), time, mag, np.full(400, 0.01), np.array([period]),
+    fit = _fit(np.array([400]), time, mag, np.full(400, 0.01), np.array([period]),
                       np.array([2]))
     s = summarize(fit, grid_points=256)
     # minimum magnitude where 2 pi x + 1 = pi
@@ -99,7 +105,7 @@ def test_degenerate_sampling_stays_finite_and_does_not_spoil_the_batch():
     rng = np.random.default_rng(5)
     amp, phase, period, mean, counts, time, mag = _stars(rng, 2, 30)
     time[:30] = 2000.0  # first star: every epoch at the same instant
-    fit = fit_fourier(counts, time, mag, np.full(60, 0.01), period, np.array([3, 3]))
+    fit = _fit(counts, time, mag, np.full(60, 0.01), period, np.array([3, 3]))
     assert np.isfinite(fit.coef).all()
     np.testing.assert_allclose(fit.amp[1, :3], amp[1, :3], atol=0.02)
 

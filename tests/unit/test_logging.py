@@ -43,6 +43,7 @@ def test_log_level_flag(capsys):
     assert bad.exit_code == 2 and "log level" in bad.output
 
 
+@pytest.mark.integration
 def test_an_error_is_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "rrlfeh.cli", "validate", "--raw", str(tmp_path / "missing"),
                           "--out", str(tmp_path / "out"), "--params", str(PARAMS)], capture_output=True, text=True, cwd=tmp_path.parent)

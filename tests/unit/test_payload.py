@@ -26,7 +26,7 @@ def test_good_request_keeps_order_and_counts_epochs():
     assert req.type_key.tolist() == ["rrab", "rrc"]
     assert req.reason.tolist() == ["", ""]
     assert req.n_epochs.tolist() == [30, 30]
-    assert all(t.dtype == np.float64 for t in req.times)
+    assert req.curves.time.dtype == np.float64 and req.curves.mag.dtype == np.float64
 
 
 def test_missing_column_is_one_clear_error():
@@ -59,7 +59,7 @@ def test_bad_arrays_are_a_per_star_reason(time, mag):
     df.at[0, "time"], df.at[0, "mag"] = time, mag
     req = payload.parse_request(df)
     assert req.reason.tolist() == ["invalid_input", ""]  # the other star is untouched
-    assert len(req.times) == 2
+    assert len(req.curves) == 2 and req.n_epochs[0] == 0
 
 
 def test_nan_epochs_are_dropped_not_fatal():
@@ -70,7 +70,7 @@ def test_nan_epochs_are_dropped_not_fatal():
     df.at[0, "time"], df.at[0, "mag"] = t, m
     req = payload.parse_request(df)
     assert req.reason[0] == "" and req.n_epochs[0] == 28
-    assert np.isfinite(req.times[0]).all() and np.isfinite(req.mags[0]).all()
+    assert np.isfinite(req.curves.times()[0]).all() and np.isfinite(req.curves.mags()[0]).all()
 
 
 @pytest.mark.parametrize("value", ["RRd", "", None, 3, "rr lyrae"])
@@ -96,6 +96,19 @@ def test_bad_period_and_epoch_are_left_to_the_preprocessing():
     req = payload.parse_request(_request(period=[-1.0, np.nan], epoch_g=[np.nan, 1.0]))
     assert req.reason.tolist() == ["", ""]
     assert np.isnan(req.period[1]) and req.period[0] == -1.0
+
+
+def test_impossible_period_and_conflicting_epochs_have_their_own_codes():
+    """Not bad_period / duplicate_transits: those codes mean the model's and clean's own tests
+    (rrlfeh.core.reasons)."""
+    from rrlfeh.core.reasons import of_stage
+
+    t = np.linspace(1700.0, 1900.0, 30)
+    m = 17 + 0.1 * np.sin(t)
+    twice = np.r_[t, t[:1]], np.r_[m, m[:1] + 0.3]  # one time again with another magnitude
+    req = payload.parse_request(_request(period=[3.0, 0.31], time=[t, twice[0]], mag=[m, twice[1]]))
+    assert req.reason.tolist() == ["period_outside_range", "conflicting_epochs"]
+    assert set(req.reason) <= set(of_stage("serve"))
 
 
 def test_build_output_columns_and_status():

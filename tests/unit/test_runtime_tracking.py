@@ -47,14 +47,16 @@ def test_stage_run_tags_provenance(mlflow_store, tmp_path, monkeypatch):
     import mlflow
 
     monkeypatch.setenv("DVC_EXP_NAME", "exp-test")
-    data = tmp_path / "x.npz"
-    data.write_bytes(b"abc")
-    with tracking.stage_run("unit", "stage", params={"train": {"k_folds": 5}}, inputs={"data": data}) as run:
+    data = tmp_path / "hparams.json"
+    data.write_text("{}")
+    with tracking.stage_run("unit", "stage", params={"train": {"k_folds": 5}}, inputs={"hparams": data}) as run:
         pass
     got = mlflow.get_run(run.info.run_id)
     assert got.data.params["train.k_folds"] == "5"
     assert got.data.tags["dvc_exp_name"] == "exp-test"
-    assert got.data.tags["input_md5.data"] == tracking.md5_of(data)
+    assert not [k for k in got.data.tags if k.startswith("input_md5.")]  # datasets now (test_lineage)
+    [logged] = got.inputs.dataset_inputs
+    assert logged.dataset.digest == tracking.md5_of(data)  # a file: DVC's md5 is the file's md5
     assert "git_commit" in got.data.tags
 
 
@@ -74,7 +76,7 @@ def test_experiments_open_on_their_runs_in_the_ui(mlflow_store):
     view, `custom_model_development` ones on the runs table."""
     import mlflow
 
-    from rrlfeh.model.cv import EXPERIMENT as TRAIN
+    from rrlfeh.model.train import EXPERIMENT as TRAIN
     from rrlfeh.model.tune import EXPERIMENT as TUNE
     from rrlfeh.serving.registry import EXPERIMENT as REGISTER
 
@@ -104,3 +106,16 @@ def test_a_second_store_in_one_process_gets_its_own_registry(tmp_path, monkeypat
     for _ in range(2):
         tracking.use_store()
         assert mlflow.get_registry_uri().endswith("theirs.db")
+
+
+def test_a_tracking_server_keeps_the_artifacts(tmp_path, monkeypatch):
+    """Against `mlflow server` the experiments take the server's (proxied) artifact store: a local
+    file:// location would leave the models on the machine that logged them."""
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.delenv("MLFLOW_ARTIFACT_ROOT", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.artifact_root(tmp_path) == (tmp_path / "mlartifacts").resolve().as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5050")
+    assert tracking.artifact_root(tmp_path) is None
+    monkeypatch.setenv("MLFLOW_ARTIFACT_ROOT", "s3://bucket/rrlfeh")  # the user's choice still wins
+    assert tracking.artifact_root(tmp_path) == "s3://bucket/rrlfeh"

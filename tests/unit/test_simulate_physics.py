@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rrlfeh.config.data import SimulateConfig
-from rrlfeh.config.simulate import FehPrior, Noise, Sampling
+from rrlfeh.config.simulate import FehPrior
 from rrlfeh.core.fourier import cosine_series, fit_fourier
 from rrlfeh.sim.populations import draw_rrab, draw_rrc
 from rrlfeh.sim.simulate import derived_columns, light_curve, observe
@@ -97,9 +97,7 @@ def test_phi31_rises_with_metallicity_at_fixed_period(rrab):
 def test_bailey_diagram(rrab):
     pop, obs, cat, _ = rrab
     counts = cat["num_clean_epochs_g"].astype(int)
-    clean = ~obs.flagged
-    fit = fit_fourier(counts, obs.time[clean], obs.mag[clean], obs.sigma[clean], pop.period,
-                      np.full(len(pop), 4))
+    fit = fit_fourier(obs.clean_curves(), np.full(len(pop), 4))
     good = counts >= 30
     coef = _linfit(fit.amp[good, 0], pop.period[good] - 0.6, pop.feh_true[good] + 1.5)
     assert coef[1] == pytest.approx(-0.56, abs=0.04)  # A1 falls with period at fixed [Fe/H]
@@ -135,9 +133,7 @@ def test_population_matches_real_dr3_rrab(rrab):
     RRab (SIMULATOR.md)."""
     pop, obs, cat, _ = rrab
     counts = cat["num_clean_epochs_g"].astype(int)
-    clean = ~obs.flagged
-    fit = fit_fourier(counts, obs.time[clean], obs.mag[clean], obs.sigma[clean], pop.period,
-                      np.full(len(pop), 4))
+    fit = fit_fourier(obs.clean_curves(), np.full(len(pop), 4))
     sel = (obs.g0 < 18) & (counts >= 30)
     real = {"P": (0.598, 0.075), "A1": (0.255, 0.070), "R21": (0.458, 0.064),
             "R31": (0.297, 0.075), "phi21": (4.108, 0.195), "phi31": (2.226, 0.413),

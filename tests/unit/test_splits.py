@@ -7,7 +7,7 @@ import pytest
 
 from rrlfeh.config.model import SplitConfig
 from rrlfeh.errors import DataError
-from rrlfeh.model.splits import cv_folds, feh_strata, fold_weights, holdout_split
+from rrlfeh.model.splits import cv_folds, feh_strata, holdout_split
 
 
 @pytest.fixture
@@ -72,36 +72,6 @@ def test_cv_folds_partition_the_development_set(stars):
     assert all(np.array_equal(a.val, b.val) for a, b in zip(folds, again))
     # the repeats reshuffle
     assert not np.array_equal(folds[0].val, folds[5].val)
-
-
-def test_fold_weights_fit_on_training_labels_only(stars):
-    _, y = stars
-    y = y[np.isfinite(y)]
-    tr, va = y[:400], y[400:]
-    w_tr, w_va = fold_weights(tr, va, alpha=1.0)
-    assert w_tr.shape == tr.shape and w_va.shape == va.shape
-    assert w_tr.sum() == pytest.approx(len(tr), rel=1e-5) and w_va.sum() == pytest.approx(len(va), rel=1e-5)
-    # changing a validation label changes only that star's weight relative to the others: the KDE
-    # itself was not fitted on it
-    va2 = va.copy()
-    va2[0] = -2.7
-    _, w_va2 = fold_weights(tr, va2, alpha=1.0)
-    ratio = (w_va2 / w_va)[1:]
-    assert np.allclose(ratio, ratio[0])
-    # rare metallicities weigh more
-    assert w_tr[np.argmin(tr)] > np.median(w_tr)
-
-
-def test_star_beyond_the_training_range_does_not_take_all_the_weight():
-    rng = np.random.default_rng(2)
-    tr = np.clip(rng.normal(-1.55, 0.45, 700), -2.8, -0.4)
-    va = np.r_[rng.normal(-1.55, 0.45, 185), 0.2]  # one star far beyond the training labels
-    w_tr, w_va = fold_weights(tr, va, alpha=1.0)
-    assert w_va.sum() == pytest.approx(len(va), rel=1e-5)
-    assert w_va[-1] / w_va.sum() < 0.2  # unclipped: ~1.0 of the fold's weight on this one star
-    # it weighs as much as the rarest training star would in the fold, not more
-    _, w_edge = fold_weights(tr, np.r_[va[:-1], tr[np.argmax(w_tr)]], alpha=1.0)
-    assert w_va[-1] == pytest.approx(w_edge[-1], rel=1e-4)
 
 
 def test_too_few_stars_is_a_clear_error():

@@ -125,7 +125,12 @@ def load_params(path: str | Path = "params.yaml") -> "Params":  # noqa: F821
 
 
 def to_dict(obj: Any) -> Any:
-    """Dataclass -> plain dict (for logging as MLflow params or JSON)."""
+    """Dataclass (or a stage's view of one: every field read is checked) -> plain dict (for
+    logging as MLflow params or JSON)."""
+    from rrlfeh.config.views import ConfigView  # views imports ConfigError from here
+
+    if isinstance(obj, ConfigView):
+        return {name: to_dict(getattr(obj, name)) for name in obj.view_fields()}
     if dataclasses.is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+# The hyperparameters a model is built with where best_hparams.json (or a base model's manifest)
+# lacks a key: the paper's (Adam lr 0.01, batch 256); model.gru.full_hparams completes with them.
+HPARAM_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "units": 32,
+    "dropout": 0.2,
+    "learning_rate": 0.01,
+    "reg_type": "none",
+    "reg_strength": 0.0,
+    "batch_size": 256,
+})
+REG_TYPES = ("none", "l1", "l2", "l1_l2")  # kernel regularizations of the GRU and Dense layers
 
 
 @dataclass(frozen=True)
@@ -35,8 +50,13 @@ class TuneConfig:
     units: list[int] = field(default_factory=lambda: [32])
     reg_type: list[str] = field(default_factory=lambda: ["none", "l2"])
     reg_strength: list[float] = field(default_factory=lambda: [1.0e-5, 1.0e-4])
+    # trials at once, one keras-tuner worker process each under a chief (1: one process, no chief;
+    # 0: one per core). Operational: the same trials, hyperparameters and scores (docs/BENCHMARKS.md)
+    workers: int = 1
 
     def check(self) -> None:
+        if self.workers < 0:
+            raise ValueError(f"tune.workers must be >= 0 (0 = one per core), got {self.workers}")
         if self.max_epochs < 1 or self.factor < 2 or self.hyperband_iterations < 1:
             raise ValueError("tune: max_epochs >= 1, factor >= 2, hyperband_iterations >= 1 required")
         if self.min_epochs < 1:
@@ -50,9 +70,9 @@ class TuneConfig:
             raise ValueError(f"tune.dropout values must be in [0, 1), got {self.dropout}")
         if any(v <= 0 for v in [*self.learning_rate, *self.batch_size, *self.units]):
             raise ValueError("tune.learning_rate, batch_size and units must be positive")
-        bad = sorted(set(self.reg_type) - {"none", "l1", "l2", "l1_l2"})
+        bad = sorted(set(self.reg_type) - set(REG_TYPES))
         if bad:
-            raise ValueError(f"tune.reg_type: unknown {bad}; allowed none, l1, l2, l1_l2")
+            raise ValueError(f"tune.reg_type: unknown {bad}; allowed {', '.join(REG_TYPES)}")
         if any(s < 0 for s in self.reg_strength):
             raise ValueError(f"tune.reg_strength must be >= 0, got {self.reg_strength}")
 
@@ -103,8 +123,10 @@ class TrainConfig:
     warmup_epochs: int = 15
     # folds trained at once, each in its own process; 0 = one per core (at most one per fold)
     n_jobs: int = 0
-    # serving flags a star out_of_range where its fold scatter, phase gap or curve shape lies beyond
-    # this quantile of the training stars' (docs/REAL_STARS.md: chosen on the calibration half)
+    # serving flags a star out_of_range where its fold scatter or curve shape lies beyond this
+    # quantile of the training stars' (or its period or amplitude outside their full span); the
+    # phase gap's quantile is recorded in the manifest, not flagged (model/applicability.py,
+    # docs/REAL_STARS.md: chosen on the calibration half)
     range_quantile: float = 0.99
     shape_components: int = 8  # principal components of the training curves for the shape distance
 

@@ -29,16 +29,22 @@ class PredictConfig:
     # simulation-to-real terms, set on the real calibration half (bench/real_stars.py). A scale keeps
     # the own term's per-star information (fold scatter, epochs), which predicts real residuals
     # (docs/REAL_STARS.md, "Uncertainty"); extra_error (dex) is a floor in quadrature
+    # (params.yaml sets the calibrated error_scale and extra_error_out_of_range; these neutral
+    # defaults are what a served model logged before those keys existed gets, so its feh_error
+    # stays what it was: tests/unit/test_config.py holds params.yaml to the defaults but for them)
     error_scale: float = 1.0
     extra_error: float = 0.0
     # dex, in quadrature on top of extra_error for a star flagged out_of_range: flagged real stars
     # miss by 4-5x more than the rest (docs/REAL_STARS.md), and one term for all would inflate
     # the unflagged stars' intervals to cover the flagged ones
     extra_error_out_of_range: float = 0.0
-    # what an impossible star is (serving/sanity.py), for the served model and `rrlfeh predict`:
-    time_window: list[float] = field(default_factory=lambda: [1500.0, 4000.0])  # BJD(TCB)-2455197.5
-    period_range: list[float] = field(default_factory=lambda: [0.1, 1.5])  # days
-    mag_range: list[float] = field(default_factory=lambda: [1.0, 25.0])  # G
+    # what an impossible star is (serving/sanity.py, whose Bounds default to these), for the served
+    # model and `rrlfeh predict`. Times in BJD(TCB) - 2455197.5 d: DR3 spans 1666-2704, DR4-like
+    # spans reach 3672; periods in days (RR Lyrae pulsate in 0.2-1.2 d); G mags (validate.mag_max is
+    # 25 too)
+    time_window: list[float] = field(default_factory=lambda: [1500.0, 4000.0])
+    period_range: list[float] = field(default_factory=lambda: [0.1, 1.5])
+    mag_range: list[float] = field(default_factory=lambda: [1.0, 25.0])
     # `rrlfeh predict` (batch inference) only:
     chunk_stars: int = 5000  # stars per streamed chunk of epoch photometry (bounds memory)
     n_jobs: int = 0  # worker processes, each with its own copy of the model; 0 = all cores

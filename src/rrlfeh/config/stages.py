@@ -7,20 +7,18 @@ stage. `operational` are knobs the stage also reads that by design do not change
 reruns nothing. `{type}` stands for the star type of a per-type stage (preprocess@rrab reads
 `preprocess.n_points_rrab`).
 
-The CLI hands each stage its params through `restrict`: reading a key outside both lists raises
-ConfigError naming it, so a stage cannot start depending on a key dvc.yaml does not declare.
+The CLI hands each stage its params through `restrict`, a view (rrlfeh.config.views) on which
+reading a key outside both lists raises ConfigError naming it, so a stage cannot start depending
+on a key dvc.yaml does not declare.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import typing
 from dataclasses import dataclass
 from typing import Any
 
-from rrlfeh.config.loader import ConfigError
 from rrlfeh.config.params import Params
+from rrlfeh.config.views import ConfigView, Guard
 
 _GAIA_RESULTS = ("tap_server", "data_server", "vari_table", "source_table", "where", "source_ids", "top",
                  "tap_mode", "data_release", "datalink_format", "valid_data", "batch_size", "labels",
@@ -28,6 +26,8 @@ _GAIA_RESULTS = ("tap_server", "data_server", "vari_table", "source_table", "whe
 _CURVE = ("preprocess.n_points_{type}", "preprocess.smoothing", "preprocess.n_knots",
           "preprocess.min_epochs", "preprocess.max_phase_gap")
 _WEIGHTS = ("preprocess.kde_alpha", "preprocess.kde_max_weight")
+_TUNE = ("max_epochs", "factor", "min_epochs", "hyperband_iterations", "validation_fraction", "dropout",
+         "learning_rate", "batch_size", "units", "reg_type", "reg_strength")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,10 @@ STAGES: dict[str, StageParams] = {
         results=(*_CURVE, *_WEIGHTS),
         operational=("preprocess.chunk_stars", "preprocess.n_jobs"),
     ),
-    "tune": StageParams(results=("seed", "split", "tune", "fit", "finetune.from_model", *_WEIGHTS)),
+    "tune": StageParams(
+        results=("seed", "split", *(f"tune.{k}" for k in _TUNE), "fit", "finetune.from_model", *_WEIGHTS),
+        operational=("tune.workers",),  # the same trials and scores with any number of workers
+    ),
     "train": StageParams(
         results=("seed", "split", "train.k_folds", "train.repeats", "train.epochs", "train.patience",
                  "train.warmup_epochs", "train.range_quantile", "train.shape_components", "fit",
@@ -78,81 +81,18 @@ STAGES: dict[str, StageParams] = {
 }
 
 
-def _covered(key: str, allowed: frozenset[str]) -> bool:
-    parts = key.split(".")
-    return any(".".join(parts[:i]) in allowed for i in range(1, len(parts) + 1))
-
-
-def _leads_to(key: str, allowed: frozenset[str]) -> bool:
-    return any(a.startswith(key + ".") for a in allowed)
-
-
-@dataclass
-class _Guard:
-    stage: str
-    allowed: frozenset[str]
-    reads: set[str]
-
-    def check(self, key: str, section: bool) -> None:
-        if _covered(key, self.allowed):
-            self.reads.add(key)
-        elif not (section and _leads_to(key, self.allowed)):
-            raise ConfigError(
-                f"stage {self.stage} reads params key {key!r}, which it does not declare; add it to "
-                f"rrlfeh.config.stages.STAGES[{self.stage!r}] (and, if it changes results, to the "
-                "stage's params in dvc.yaml)"
-            )
-
-
-def _guarded_getattribute(self, name: str):
-    value = object.__getattribute__(self, name)
-    state = object.__getattribute__(self, "__dict__").get("_rrlfeh_guard")
-    if state is not None and name in type(self).__dataclass_fields__:
-        guard, path = state
-        guard.check(f"{path}.{name}" if path else name, dataclasses.is_dataclass(value))
-    return value
-
-
-def _config_classes(cls: type, seen: set[type]) -> None:
-    if cls in seen or not dataclasses.is_dataclass(cls):
-        return
-    seen.add(cls)
-    for tp in typing.get_type_hints(cls).values():
-        for arg in (tp, *typing.get_args(tp)):
-            if isinstance(arg, type):
-                _config_classes(arg, seen)
-
-
-_CLASSES: set[type] = set()
-_config_classes(Params, _CLASSES)
-for _cls in _CLASSES:
-    _cls.__getattribute__ = _guarded_getattribute  # checks reads only on objects `restrict` marked
-
-
-def _mark(obj: Any, guard: _Guard, path: str) -> None:
-    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
-        return
-    object.__setattr__(obj, "_rrlfeh_guard", (guard, path))
-    for f in dataclasses.fields(obj):
-        _mark(object.__getattribute__(obj, f.name), guard, f"{path}.{f.name}" if path else f.name)
-
-
-def restrict(params: Params, stage: str, star_type: str | None = None) -> Params:
-    """A copy of `params` that lets `stage` read only its declared keys (ConfigError otherwise).
-
-    The set of keys read so far is `reads_of(restricted)`.
-    """
+def restrict(params: Params, stage: str, star_type: str | None = None) -> ConfigView:
+    """`stage`'s view of `params`: it reads its declared keys (results and operational) as Params
+    does; any other raises ConfigError naming the key. `reads_of(view)` lists the keys read."""
     if star_type is None and any("{type}" in k for k in STAGES[stage].results):
         raise ValueError(f"stage {stage} reads per-type params; pass star_type")
     results, operational = STAGES[stage].keys(star_type)
-    guarded = copy.deepcopy(params)
-    _mark(guarded, _Guard(stage, frozenset(results + operational), set()), "")
-    return guarded
+    return ConfigView(params, Guard(stage, frozenset(results + operational), set()))
 
 
-def reads_of(params: Params) -> set[str]:
-    """The keys read so far through a `restrict`ed Params."""
-    return set(object.__getattribute__(params, "__dict__")["_rrlfeh_guard"][0].reads)
+def reads_of(view: ConfigView) -> set[str]:
+    """The keys read so far through a `restrict`ed view."""
+    return view.view_reads()
 
 
 def value_at(params: Params, key: str) -> Any:

@@ -24,10 +24,10 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from rrlfeh.core import schema
+from rrlfeh.core.ragged import offsets_of
 
 FORMAT = 1  # bump when what a part holds changes: old parts are then not reused
 _OURS = ("state.json", "f*_p*.parquet", "f*_p*.json", "*.tmp")
@@ -82,7 +82,7 @@ class PartStore:
         sizes = [n for _, _, n in record["frames"]]
         rows = (schema.read_table(self.root / f"{self._stem(f, k)}.parquet", "epoch_photometry")
                 if sum(sizes) else schema.empty("epoch_photometry"))
-        bounds = np.r_[0, np.cumsum(sizes)]
+        bounds = offsets_of(sizes)
         for (where, goes_on, _), a, b in zip(record["frames"], bounds[:-1], bounds[1:]):
             yield rows.iloc[a:b].reset_index(drop=True), where, goes_on
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rrlfeh.core.ragged import LightCurves, gather_rows, star_index, starts_of
+
 TWO_PI = 2.0 * np.pi
 
 
@@ -98,9 +100,8 @@ def pad(counts: np.ndarray, *flat: np.ndarray) -> tuple[np.ndarray, ...]:
     mask of real entries."""
     counts = np.asarray(counts, dtype=np.int64)
     n, width = len(counts), int(counts.max()) if len(counts) else 0
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    row = np.repeat(np.arange(n), counts)
-    col = np.arange(counts.sum()) - np.repeat(starts, counts)
+    row = star_index(counts)
+    col = np.arange(counts.sum()) - np.repeat(starts_of(counts), counts)
     mask = np.zeros((n, width), dtype=bool)
     mask[row, col] = True
     out = []
@@ -109,12 +110,6 @@ def pad(counts: np.ndarray, *flat: np.ndarray) -> tuple[np.ndarray, ...]:
         block[row, col] = values
         out.append(block)
     return (*out, mask)
-
-
-def _epoch_rows(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Flat indices of the epochs of stars whose epochs begin at `starts`, star after star."""
-    first_out = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return np.repeat(starts - first_out, counts) + np.arange(counts.sum())
 
 
 def _design(cycles: np.ndarray, n_harm: np.ndarray, k_max: int) -> np.ndarray:
@@ -152,34 +147,27 @@ def _fit_block(time, mag, weight, mask, period, n_harm, k_max):
     return coef, cov, t_ref, chi2_red
 
 
-def fit_fourier(
-    counts: np.ndarray,
-    time: np.ndarray,
-    mag: np.ndarray,
-    sigma: np.ndarray,
-    period: np.ndarray,
-    n_harmonics: np.ndarray,
-    chunk_stars: int = 4000,
-) -> FourierFit:
-    """Weighted (1/sigma^2) Fourier fits at known periods.
+def fit_fourier(curves: LightCurves, n_harmonics: np.ndarray, chunk_stars: int = 4000) -> FourierFit:
+    """Weighted (1/error^2) Fourier fits at the curves' known periods.
 
-    time/mag/sigma are flat per-epoch arrays grouped by star (`counts[i]` epochs for star i);
-    n_harmonics[i] harmonics are fitted to star i (0 = mean only).
+    n_harmonics[i] harmonics are fitted to star i (0 = mean only); the curves must carry errors.
     """
-    counts = np.asarray(counts, dtype=np.int64)
-    period = np.asarray(period, dtype=float)
+    if curves.error is None:
+        raise ValueError("fit_fourier needs magnitude errors (LightCurves.error)")
+    counts, period = curves.counts, curves.period
+    time, mag, sigma = curves.time, curves.mag, curves.error
     n_harmonics = np.asarray(n_harmonics, dtype=np.int64)
     n, k_max = len(counts), int(n_harmonics.max()) if len(n_harmonics) else 0
     p = 2 * k_max + 1
     coef, cov = np.zeros((n, p)), np.zeros((n, p, p))
     t_ref, chi2 = np.zeros(n), np.zeros(n)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    starts = curves.starts
     # Chunks of stars with similar epoch counts keep the padded blocks nearly full.
     order = np.argsort(counts, kind="stable")
     for lo in range(0, n, chunk_stars):
         stars = order[lo:lo + chunk_stars]
         c = counts[stars]
-        rows = _epoch_rows(starts[stars], c)
+        rows = gather_rows(starts[stars], c)
         t, m, s, mask = pad(c, time[rows], mag[rows], sigma[rows])
         weight = 1.0 / np.where(mask, s, 1.0) ** 2
         coef[stars], cov[stars], t_ref[stars], chi2[stars] = _fit_block(

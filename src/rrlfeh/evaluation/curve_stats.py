@@ -10,7 +10,7 @@ Fits are unweighted: the archive's errors understate the real scatter several ti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -18,31 +18,17 @@ from scipy.optimize import nnls
 
 from rrlfeh.core import curve
 from rrlfeh.core.fourier import cosine_series, fit_fourier, harmonics_for
+from rrlfeh.core.ragged import LightCurves
 from rrlfeh.sim.oracle import wrap_near
 
 PHI31_PIVOT = 2.3  # rad: the RRab branch of phi31 (cosine convention, G band)
 OUTLIER_MADS = 5.0
 
 
-@dataclass(frozen=True)
-class Curves:
-    """Flat per-epoch arrays grouped by star (counts[i] epochs of star i, in time order)."""
-
-    source_id: np.ndarray
-    counts: np.ndarray
-    time: np.ndarray
-    mag: np.ndarray
-    period: np.ndarray
-    epoch_g: np.ndarray
-
-    @property
-    def star(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self.counts)), self.counts)
-
-
-def curves_from_epochs(epochs: pd.DataFrame, stars: pd.DataFrame) -> Curves:
+def curves_from_epochs(epochs: pd.DataFrame, stars: pd.DataFrame) -> LightCurves:
     """The contract's usable epochs (core.curve), finite, of the stars of `stars` (source_id,
-    period, epoch_g), in the order of `stars`; stars without epochs get a count of 0."""
+    period, epoch_g), in the order of `stars`, in time order within a star; stars without epochs
+    get a count of 0."""
     use = (curve.usable_epochs(epochs) & np.isfinite(epochs["mag"].to_numpy(dtype=float))
            & np.isfinite(epochs["time"].to_numpy(dtype=float)))
     e = epochs.loc[use, ["source_id", "time", "mag"]]
@@ -50,16 +36,20 @@ def curves_from_epochs(epochs: pd.DataFrame, stars: pd.DataFrame) -> Curves:
     pos = order.get_indexer(e["source_id"].to_numpy())
     e = e.assign(_pos=pos)[pos >= 0].sort_values(["_pos", "time"], kind="stable")
     counts = np.bincount(e["_pos"].to_numpy(), minlength=len(stars))
-    return Curves(stars["source_id"].to_numpy(np.int64), counts, e["time"].to_numpy(float),
-                  e["mag"].to_numpy(float), stars["period"].to_numpy(float),
-                  stars["epoch_g"].to_numpy(float))
+    curves = LightCurves.from_counts(counts, e["time"].to_numpy(float), e["mag"].to_numpy(float),
+                                     stars["period"].to_numpy(float), stars["epoch_g"].to_numpy(float))
+    return dataclasses.replace(curves, source_id=stars["source_id"].to_numpy(np.int64))
 
 
-def shape_parameters(c: Curves, harmonics: int = 4) -> pd.DataFrame:
+def _unweighted(c: LightCurves) -> LightCurves:
+    return dataclasses.replace(c, error=np.ones_like(c.mag))
+
+
+def shape_parameters(c: LightCurves, harmonics: int = 4) -> pd.DataFrame:
     """A1, R21, R31, phi21, phi31 (on the RRab branch near 2.3 rad) and phi31's error from an
     unweighted fit of up to `harmonics` harmonics (fewer where the epochs do not support them)."""
     n_harm = np.clip(harmonics_for(c.counts, harmonics, 1.0), 1, harmonics)
-    f = fit_fourier(c.counts, c.time, c.mag, np.ones_like(c.mag), c.period, n_harm)
+    f = fit_fourier(_unweighted(c), n_harm)
     return pd.DataFrame({
         "source_id": c.source_id, "n_epochs": c.counts, "period": c.period, "mean_mag": f.mean,
         "A1": f.amp[:, 0], "R21": f.r_k1(2), "R31": f.r_k1(3), "phi21": f.phi_k1(2),
@@ -67,11 +57,11 @@ def shape_parameters(c: Curves, harmonics: int = 4) -> pd.DataFrame:
     })
 
 
-def residuals(c: Curves, harmonics: int = 6, epochs_per_parameter: float = 2.0) -> pd.DataFrame:
+def residuals(c: LightCurves, harmonics: int = 6, epochs_per_parameter: float = 2.0) -> pd.DataFrame:
     """Per epoch: phase since maximum, residual, |slope| and shape of the fitted curve, the last
     three in units of the star's A1 (flat, grouped by star like `c`)."""
     n_harm = np.clip(harmonics_for(c.counts, harmonics, epochs_per_parameter), 1, harmonics)
-    f = fit_fourier(c.counts, c.time, c.mag, np.ones_like(c.mag), c.period, n_harm)
+    f = fit_fourier(_unweighted(c), n_harm)
     star = c.star
     cyc = (c.time - f.t_ref[star]) / c.period[star]
     amp, phase = f.amp[star][:, None, :], f.phase[star][:, None, :]
@@ -81,7 +71,7 @@ def residuals(c: Curves, harmonics: int = 6, epochs_per_parameter: float = 2.0) 
              - cosine_series(cyc[:, None] - h, amp, phase))[:, 0] / (2 * h)
     a1 = np.maximum(f.amp[star, 0], 1e-6)
     return pd.DataFrame({
-        "star": star, "phase": np.mod((c.time - c.epoch_g[star]) / c.period[star], 1.0),
+        "star": star, "phase": np.mod((c.time - c.epoch[star]) / c.period[star], 1.0),
         "resid": (c.mag - f.mean[star] - shape) / a1, "slope": np.abs(slope) / a1,
         "shape": shape / a1,
     })

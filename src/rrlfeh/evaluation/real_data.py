@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.core import curve
-from rrlfeh.evaluation.curve_stats import Curves, curves_from_epochs
+from rrlfeh.core.ragged import LightCurves
+from rrlfeh.evaluation.curve_stats import curves_from_epochs
 from rrlfeh.serving.star_rows import star_table
 from rrlfeh.sources.files import discover, iter_epoch_batches, read_vari_table
 from rrlfeh.sources.labels import read_labels_table
 
 
-def read_real(folder: Path | str, stars_per_batch: int = 5000) -> tuple[pd.DataFrame, Curves]:
+def read_real(folder: Path | str, stars_per_batch: int = 5000) -> tuple[pd.DataFrame, LightCurves]:
     """(stars, curves): one row per catalogue star (source_id, type, period, epoch_g and feh where
     labelled), and the clean G curves of those stars in the same order."""
     files = discover([Path(folder)])

@@ -1,4 +1,5 @@
-"""Epoch-photometry rows -> chunks of whole stars in the flat layout (streamed by core.epoch_stream).
+"""Epoch-photometry rows -> chunks of whole stars as core.ragged.LightCurves (streamed by
+core.epoch_stream).
 
 Only the G band is used; transits flagged `rejected_by_variability` are dropped here and counted
 (NaN magnitudes, e.g. `rejected_by_photometry` transits, are dropped and counted downstream).
@@ -12,19 +13,16 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.core import curve
+from rrlfeh.core.ragged import LightCurves
 from rrlfeh.errors import DataError
 
 
-@dataclass
+@dataclass(frozen=True)
 class StarChunk:
-    """Whole stars in the flat layout; `rows` are their positions in the caller's star table."""
+    """Whole stars' light curves; `rows` are their positions in the caller's star table."""
 
     rows: np.ndarray  # (k,) int64
-    offsets: np.ndarray  # (k+1,) int64
-    time: np.ndarray  # (m,) float64
-    mag: np.ndarray  # (m,) float64
-    periods: np.ndarray  # (k,) float64
-    epochs: np.ndarray  # (k,) float64
+    curves: LightCurves  # k stars
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -80,9 +78,8 @@ def chunk_from_rows(
     order = np.argsort(r, kind="stable")
     r = r[order]
     uniq, n_per = np.unique(r, return_counts=True)
-    offsets = np.zeros(len(uniq) + 1, dtype=np.int64)
-    np.cumsum(n_per, out=offsets[1:])
     time = _column(df, "time", np.float64, np.nan)[use][order]
     mag = _column(df, "mag", np.float64, np.nan)[use][order]
-    chunk = StarChunk(uniq.astype(np.int64), offsets, time, mag, periods[uniq], epochs[uniq])
+    curves = LightCurves.from_counts(n_per, time, mag, periods[uniq], epochs[uniq])
+    chunk = StarChunk(uniq.astype(np.int64), curves)
     return chunk, counts

@@ -9,34 +9,24 @@ and a reason, so callers can always line results up with their input.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rrlfeh.config.preprocess import PreprocessConfig
-from rrlfeh.features.folding import (
-    fold,
-    largest_phase_gap,
-    segment_median,
-    segment_reduce,
-    star_index,
-    to_ragged,
-)
+from rrlfeh.core import reasons as R
+from rrlfeh.core.ragged import LightCurves, segment_median, segment_reduce
+from rrlfeh.features.folding import fold, largest_phase_gap
 from rrlfeh.features.spline import basis_matrix, fit_periodic, periodic_basis
 
-# Rejection reasons, in the order they are tested (a star gets the first that applies).
-REASONS = (
-    "bad_period",  # period missing, non-finite or <= 0
-    "bad_epoch",  # epoch_g (time of maximum) missing: phase 0 would not be maximum light
-    "few_epochs",  # fewer finite epochs than min_epochs
-    "constant_magnitudes",  # no variation to standardize
-    "poor_phase_coverage",  # largest phase gap above max_phase_gap (e.g. all points at one phase)
-    "spline_failed",  # the fit gave a non-finite or flat curve
-)
+# Rejection reasons, in the order they are tested (a star gets the first that applies; what each
+# tests: rrlfeh.core.reasons)
+REASONS = R.codes(R.BAD_PERIOD, R.BAD_EPOCH, R.FEW_EPOCHS, R.CONSTANT_MAGNITUDES,
+                  R.POOR_PHASE_COVERAGE, R.SPLINE_FAILED)
 # Peak-to-peak below this (mag) counts as constant: far below any photometric error.
 _CONSTANT_MAG = 1e-6
-# Keyword defaults are PreprocessConfig's (one source); callers pass cfg.curve_options(type).
+# CurveOptions' defaults are PreprocessConfig's (one source); callers pass cfg.curve_options(type).
 _DEFAULTS = PreprocessConfig()
 
 
@@ -69,54 +59,37 @@ def phase_grid(n_points: int) -> np.ndarray:
     return np.arange(n_points, dtype=np.float64) / n_points
 
 
-def preprocess_arrays(
-    times: Sequence[np.ndarray],
-    mags: Sequence[np.ndarray],
-    periods,
-    epochs,
-    n_points: int,
-    smoothing: float,
-    min_epochs: int = _DEFAULTS.min_epochs,
-    n_knots: int = _DEFAULTS.n_knots,
-    max_phase_gap: float = _DEFAULTS.max_phase_gap,
-) -> PreprocessResult:
+@dataclass(frozen=True)
+class CurveOptions:
+    """How light curves become tensors (PreprocessConfig.curve_options; the served model's manifest)."""
+
+    n_points: int  # phases resampled (N)
+    smoothing: float  # lam of the spline objective (spline.py)
+    min_epochs: int = _DEFAULTS.min_epochs
+    n_knots: int = _DEFAULTS.n_knots
+    max_phase_gap: float = _DEFAULTS.max_phase_gap
+
+    @classmethod
+    def of(cls, options: CurveOptions | Mapping) -> CurveOptions:
+        """From CurveOptions or a mapping of its fields (missing optional ones take the defaults)."""
+        return options if isinstance(options, CurveOptions) else cls(**options)
+
+
+def preprocess_arrays(times: Sequence[np.ndarray], mags: Sequence[np.ndarray], periods, epochs,
+                      options: CurveOptions | Mapping) -> PreprocessResult:
     """Tensors for a list of light curves (one 1-D time and mag array per star).
 
     times in days (BJD(TCB) - 2455197.5, the archive's units; epochs in the same units), mags in
-    mag; NaN epochs are dropped. `smoothing` is lam of the spline objective (spline.py).
+    mag; NaN epochs are dropped.
     """
-    if len(times) != len(mags):
-        raise ValueError(f"times and mags differ in length: {len(times)} != {len(mags)}")
-    time, offsets = to_ragged(times)
-    mag, mag_offsets = to_ragged(mags)
-    if not np.array_equal(offsets, mag_offsets):
-        bad = int(np.flatnonzero(np.diff(offsets) != np.diff(mag_offsets))[0])
-        raise ValueError(f"star {bad}: times and mags have different lengths")
-    return preprocess_ragged(
-        time, mag, offsets, periods, epochs, n_points, smoothing, min_epochs, n_knots,
-        max_phase_gap,
-    )
+    return preprocess_curves(LightCurves.from_lists(times, mags, periods, epochs), options)
 
 
-def preprocess_ragged(
-    time: np.ndarray,
-    mag: np.ndarray,
-    offsets: np.ndarray,
-    periods,
-    epochs,
-    n_points: int,
-    smoothing: float,
-    min_epochs: int = _DEFAULTS.min_epochs,
-    n_knots: int = _DEFAULTS.n_knots,
-    max_phase_gap: float = _DEFAULTS.max_phase_gap,
-) -> PreprocessResult:
-    """`preprocess_arrays` on the flat layout of folding.py (what the batch workers call)."""
-    n = len(offsets) - 1
-    periods = np.asarray(periods, dtype=np.float64).reshape(-1)
-    epochs = np.asarray(epochs, dtype=np.float64).reshape(-1)
-    if len(periods) != n or len(epochs) != n:
-        raise ValueError(f"{n} light curves but {len(periods)} periods and {len(epochs)} epochs")
-    star = star_index(offsets)
+def preprocess_curves(curves: LightCurves, options: CurveOptions | Mapping) -> PreprocessResult:
+    """`preprocess_arrays` on a ragged batch (what the batch workers call)."""
+    opts = CurveOptions.of(options)
+    n, periods, epochs = len(curves), curves.period, curves.epoch
+    star, time, mag = curves.star, curves.time, curves.mag
     finite = np.isfinite(time) & np.isfinite(mag)
     n_epochs = np.bincount(star[finite], minlength=n)
 
@@ -125,9 +98,9 @@ def preprocess_ragged(
     def reject(mask: np.ndarray, why: str) -> None:
         reason[mask & (reason == "")] = why
 
-    reject(~(np.isfinite(periods) & (periods > 0)), "bad_period")
-    reject(~np.isfinite(epochs), "bad_epoch")
-    reject(n_epochs < max(min_epochs, 1), "few_epochs")
+    reject(~(np.isfinite(periods) & (periods > 0)), R.BAD_PERIOD.code)
+    reject(~np.isfinite(epochs), R.BAD_EPOCH.code)
+    reject(n_epochs < max(opts.min_epochs, 1), R.FEW_EPOCHS.code)
 
     # Only epochs of stars still in play go further (indices stay sorted by star).
     keep = finite & (reason == "")[star]
@@ -136,37 +109,57 @@ def preprocess_ragged(
     ptp = segment_reduce(np.maximum, mag_k, counts, -np.inf) - segment_reduce(
         np.minimum, mag_k, counts, np.inf
     )
-    reject(~(ptp > _CONSTANT_MAG), "constant_magnitudes")
+    reject(~(ptp > _CONSTANT_MAG), R.CONSTANT_MAGNITUDES.code)
 
     phase_k = fold(time_k, epochs[star_k], periods[star_k])
     phase_gap = np.where(reason == "", largest_phase_gap(phase_k, star_k, n), np.nan)
-    reject(phase_gap > max_phase_gap, "poor_phase_coverage")
+    reject(phase_gap > opts.max_phase_gap, R.POOR_PHASE_COVERAGE.code)
 
-    X = np.zeros((n, n_points, 2), dtype=np.float32)
-    amplitude = np.full(n, np.nan)
-    scatter = np.full(n, np.nan)
+    out = PreprocessResult(np.zeros((n, opts.n_points, 2), dtype=np.float32), reason == "", reason,
+                           n_epochs.astype(np.int64), np.full(n, np.nan), np.full(n, np.nan),
+                           phase_gap)
     fit_rows = np.flatnonzero(reason == "")
     if len(fit_rows):
-        curves, mad = _smooth(phase_k, mag_k, star_k, fit_rows, n, n_points, smoothing, n_knots)
-        mean = curves.mean(axis=1)
-        std = curves.std(axis=1)
-        good = np.isfinite(curves).all(axis=1) & (std > _CONSTANT_MAG * 1e-3)
-        failed = np.zeros(n, dtype=bool)
-        failed[fit_rows[~good]] = True
-        reject(failed, "spline_failed")
-        rows = fit_rows[good]
-        curves, mean, std = curves[good], mean[good], std[good]
-        amplitude[rows] = curves.max(axis=1) - curves.min(axis=1)
-        scatter[rows] = mad[good] / amplitude[rows]
-        X[rows, :, 0] = (phase_grid(n_points)[None, :] * periods[rows, None]).astype(np.float32)
-        X[rows, :, 1] = ((curves - mean[:, None]) / std[:, None]).astype(np.float32)
-    return PreprocessResult(X, reason == "", reason, n_epochs.astype(np.int64), amplitude, scatter,
-                            phase_gap)
+        curves_k = _Folded(phase_k, mag_k, star_k, n)
+        reject(_fill_smoothed(out, curves_k, fit_rows, periods, opts), R.SPLINE_FAILED.code)
+        out.ok = reason == ""
+    return out
 
 
-def _smooth(phase, mag, star, rows, n, n_points, smoothing, n_knots) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Folded:
+    """The folded epochs of the stars still in play (star sorted ascending) among n stars."""
+
+    phase: np.ndarray
+    mag: np.ndarray
+    star: np.ndarray
+    n: int
+
+
+def _fill_smoothed(out: PreprocessResult, folded: _Folded, fit_rows: np.ndarray,
+                   periods: np.ndarray, opts: CurveOptions) -> np.ndarray:
+    """Smooth, resample and standardize the stars `fit_rows` into `out`; the stars whose fit failed."""
+    curves, mad = _smooth(folded, fit_rows, opts)
+    mean = curves.mean(axis=1)
+    std = curves.std(axis=1)
+    good = np.isfinite(curves).all(axis=1) & (std > _CONSTANT_MAG * 1e-3)
+    failed = np.zeros(folded.n, dtype=bool)
+    failed[fit_rows[~good]] = True
+    rows = fit_rows[good]
+    curves, mean, std = curves[good], mean[good], std[good]
+    out.amplitude[rows] = curves.max(axis=1) - curves.min(axis=1)
+    out.scatter[rows] = mad[good] / out.amplitude[rows]
+    grid = phase_grid(opts.n_points)
+    out.X[rows, :, 0] = (grid[None, :] * periods[rows, None]).astype(np.float32)
+    out.X[rows, :, 1] = ((curves - mean[:, None]) / std[:, None]).astype(np.float32)
+    return failed
+
+
+def _smooth(folded: _Folded, rows: np.ndarray, opts: CurveOptions) -> tuple[np.ndarray, np.ndarray]:
     """Resampled smoothed curves (len(rows), N) of the stars `rows`, and the robust scatter
     (1.4826 x median absolute residual, mag) of each star's epochs around its curve."""
+    phase, mag, star, n = folded.phase, folded.mag, folded.star, folded.n
+    n_points, smoothing, n_knots = opts.n_points, opts.smoothing, opts.n_knots
     # renumber the fitted stars 0..len(rows)-1 so the solve sizes to them only
     new_id = np.full(n, -1, dtype=np.int64)
     new_id[rows] = np.arange(len(rows))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from rrlfeh.features.tensors import PreprocessResult, preprocess_ragged
+from rrlfeh.core.ragged import LightCurves
+from rrlfeh.features.tensors import CurveOptions, PreprocessResult, preprocess_curves
 
 
 def init_worker() -> None:
@@ -14,7 +13,6 @@ def init_worker() -> None:
     threadpool_limits(1)
 
 
-def run_chunk(arrays: tuple[np.ndarray, ...], options: dict) -> PreprocessResult:
-    """preprocess_ragged on (time, mag, offsets, periods, epochs) of one chunk of whole stars."""
-    time, mag, offsets, periods, epochs = arrays
-    return preprocess_ragged(time, mag, offsets, periods, epochs, **options)
+def run_chunk(curves: LightCurves, options: CurveOptions) -> PreprocessResult:
+    """preprocess_curves on one chunk of whole stars."""
+    return preprocess_curves(curves, options)

@@ -1,6 +1,7 @@
-"""Where a model's estimate can be trusted, and how far: the training stars' ranges (period,
-amplitude, fold scatter, phase gap, curve shape) that serving flags a star outside of, and the
-calibrated 1-sigma uncertainty feh_error (docs/REAL_STARS.md).
+"""Where a model's estimate can be trusted, and how far: the training stars' ranges that serving
+flags a star outside of (period, amplitude, fold scatter, curve shape; the phase gap and the epoch
+count are recorded beside them, not flagged), and the calibrated 1-sigma uncertainty feh_error
+(docs/REAL_STARS.md).
 
 Both are fitted at training time on the development stars and stored in the type's manifest;
 serving applies them with the same functions, so training and serving cannot disagree.

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rrlfeh.core import schema
 from rrlfeh.errors import DataError
+from rrlfeh.model.gru import full_hparams
 
 NPZ_KEYS = ("X", "y", "w", "source_id", "n_epochs", "period", "amplitude", "feh_error", "scatter",
             "phase_gap")
@@ -77,8 +79,6 @@ def load_tensors(path: str | Path) -> Tensors:
 
 def read_hparams(path: str | Path) -> dict:
     """best_hparams.json of the tune stage: {"hparams": {...}, ...} (a flat dict is accepted too)."""
-    from rrlfeh.model.gru import full_hparams
-
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file (run `rrlfeh tune` first)")
@@ -94,8 +94,6 @@ def read_hparams(path: str | Path) -> dict:
 
 def read_hparams_dict(hp: dict, where: str = "hparams") -> dict:
     """Hyperparameters completed with the defaults and checked; DataError naming `where`."""
-    from rrlfeh.model.gru import full_hparams
-
     try:
         return full_hparams(hp)
     except (ValueError, TypeError) as exc:
@@ -107,8 +105,6 @@ def oracle_lookup(truth_path: str | Path | None, source_id: np.ndarray) -> np.nd
 
     Real data has an empty truth table: then there is no oracle to report.
     """
-    from rrlfeh.core import schema
-
     if truth_path is None or not Path(truth_path).exists():
         return None
     truth = schema.read_table(truth_path, "truth")

@@ -15,14 +15,13 @@ import mlflow
 from rrlfeh import tracking
 from rrlfeh.config.params import Params
 from rrlfeh.errors import DataError
+from rrlfeh.model.gru import build_model, make_optimizer
 
 
 def finetune_start(base: Path, n_points: int, hp: dict, seed: int, params: Params, n_train: int):
     """A compiled copy of the trained fold model `base`, with a fresh optimizer at
     finetune.learning_rate_scale of the rate, over finetune.epochs: fine-tuning starts here."""
-    import keras
-
-    from rrlfeh.model.gru import build_model, make_optimizer
+    import keras  # lazy: the CLI picks the Keras backend before the first import
 
     trained = keras.saving.load_model(base, compile=False)
     scale = trained.get_layer("feh_dex").get_config()

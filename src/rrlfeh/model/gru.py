@@ -9,22 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from rrlfeh.config.model import HPARAM_DEFAULTS, REG_TYPES
+
 N_BLOCKS = 3
-REG_TYPES = ("none", "l1", "l2", "l1_l2")
-# The values build_model falls back on when a key is absent (the paper's Adam lr 0.01, batch 256).
-DEFAULT_HP: dict[str, Any] = {
-    "units": 32,
-    "dropout": 0.2,
-    "learning_rate": 0.01,
-    "reg_type": "none",
-    "reg_strength": 0.0,
-    "batch_size": 256,
-}
 
 
 def full_hparams(hp: dict[str, Any]) -> dict[str, Any]:
     """`hp` completed with the defaults, checked; keras-tuner's own `tuner/*` keys are dropped."""
-    out = {**DEFAULT_HP, **{k: v for k, v in hp.items() if k in DEFAULT_HP and v is not None}}
+    out = {**HPARAM_DEFAULTS, **{k: v for k, v in hp.items() if k in HPARAM_DEFAULTS and v is not None}}
     if out["reg_type"] not in REG_TYPES:
         raise ValueError(f"reg_type must be one of {REG_TYPES}, got {out['reg_type']!r}")
     if not 0.0 <= float(out["dropout"]) < 1.0:

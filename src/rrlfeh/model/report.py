@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,13 +14,14 @@ from rrlfeh import tracking
 from rrlfeh.config.loader import to_dict
 from rrlfeh.config.stages import declared
 from rrlfeh.config.params import Params
+from rrlfeh.features.weights import split_weights
 from rrlfeh.model import applicability, plots
 from rrlfeh.model.dataset import Tensors
 from rrlfeh.model.metrics import regression_metrics, summarize
-from rrlfeh.model.splits import Holdout, fold_weights
+from rrlfeh.model.splits import Holdout
 
-if TYPE_CHECKING:
-    from rrlfeh.model.cv import FoldResult
+if TYPE_CHECKING:  # for annotations only: model.train imports this module (a cycle at run time)
+    from rrlfeh.model.train import FoldResult
 
 
 # What write_outputs writes into the plots folder: the only files `train` overwrites there (the
@@ -28,13 +30,43 @@ PLOT_FILES = ("predictions_val.csv", "predictions_test.csv", "learning_curves.cs
               "learning_curves.png", "pred_vs_true.png", "residuals_vs_epochs.png", "reliability.png")
 
 
+@dataclass(frozen=True)
+class TrainPaths:
+    """The train stage's files, as the CLI names them (dvc.yaml's cmd)."""
+
+    data: Path  # data/processed/<type>.npz
+    hparams: Path  # the tune stage's best_hparams.json
+    out_dir: Path  # fold models and manifest.json
+    metrics: Path  # metrics/train_<type>.json
+    plots: Path  # the PLOT_FILES (the folder may hold other files; they are left alone)
+    truth: Path | None = None  # the simulator's truth table (oracle metrics)
+
+
+@dataclass(frozen=True)
+class CVOutcome:
+    """What the folds produced and how they scored: everything write_outputs reports."""
+
+    data: Tensors
+    holdout: Holdout
+    hp: dict
+    results: list[FoldResult]
+    summary: dict  # summarize_cv's, with the uncertainty fit
+    test_pred: np.ndarray  # the fold ensemble's prediction of each test star
+    test_w: np.ndarray
+    oof: tuple[np.ndarray, np.ndarray, np.ndarray]  # out_of_fold's (oof, in-fold, weights)
+
+
+def dev_test_weights(params: Params, data: Tensors, holdout: Holdout) -> tuple[np.ndarray, np.ndarray]:
+    """(development, test) weights: the KDE of the whole development set, at its own labels and at
+    the test labels (never fitted on them); the gate weighs the test stars the same way."""
+    return split_weights(data.y[holdout.dev], data.y[holdout.test], params.preprocess.kde_alpha,
+                         params.preprocess.kde_max_weight)
+
+
 def ensemble_test(params: Params, data: Tensors, holdout: Holdout, results: list[FoldResult]):
-    """The fold ensemble's mean prediction for the test stars, and their weights: the KDE of the
-    whole development set evaluated at the test labels (never fitted on them)."""
+    """The fold ensemble's mean prediction for the test stars, and their weights."""
     pred = np.mean([r.pred_test for r in results], axis=0)
-    _, w = fold_weights(data.y[holdout.dev], data.y[holdout.test], params.preprocess.kde_alpha,
-                        params.preprocess.kde_max_weight)
-    return pred, w
+    return pred, dev_test_weights(params, data, holdout)[1]
 
 
 def oracle_metrics(oracle: np.ndarray | None, y, w) -> dict | None:
@@ -61,12 +93,8 @@ def per_star_means(dev_size: int, results: list[FoldResult]) -> tuple[np.ndarray
 def out_of_fold(params: Params, data: Tensors, holdout: Holdout, results: list[FoldResult]):
     """(out-of-fold predictions, in-fold predictions, weights) of the development stars: each star's
     predictions averaged over repeats, weighed by the KDE of the whole development set."""
-    from rrlfeh.features.weights import kde_weights
-
     oof, infold = per_star_means(holdout.dev.size, results)
-    w_dev = kde_weights(data.y[holdout.dev].astype("float64"), params.preprocess.kde_alpha,
-                        max_weight=params.preprocess.kde_max_weight)
-    return oof, infold, w_dev
+    return oof, infold, dev_test_weights(params, data, holdout)[0]
 
 
 def oracle_ratios(summary: dict) -> dict:
@@ -143,7 +171,7 @@ def _predictions_table(ids, y, pred, w, n_epochs) -> pd.DataFrame:
 def write_no_training_plots(plots_dir: Path, reason: str) -> None:
     """The declared plot files of a type that was not trained (its base model kept): tables with
     their columns and no row, and figures that say why, so the stage's outputs all exist."""
-    import matplotlib
+    import matplotlib  # lazy and heavy; the backend must be set before pyplot is imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -164,22 +192,20 @@ def write_no_training_plots(plots_dir: Path, reason: str) -> None:
         plt.close(fig)
 
 
-def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdout, hp: dict,
-                  results: list[FoldResult], summary: dict, test_pred: np.ndarray, test_w: np.ndarray,
-                  data_path: Path, out_dir: Path, metrics_path: Path, plots_dir: Path, run_id: str,
-                  oof: tuple[np.ndarray, np.ndarray, np.ndarray], base_range: dict | None = None) -> None:
-    """manifest.json beside the fold models, metrics JSON for DVC, CSV + PNG plots for DVC/MLflow."""
-    import keras
+def _manifest(params: Params, star_type: str, cv: CVOutcome, data_path: Path, run_id: str,
+              base_range: dict | None) -> dict:
+    """manifest.json: what serving and register read beside the fold models."""
+    import keras  # lazy: the CLI picks the Keras backend before the first import
 
-    dev, test = holdout.dev, holdout.test
-    manifest = {
+    data, dev, test, summary = cv.data, cv.holdout.dev, cv.holdout.test, cv.summary
+    return {
         "type": star_type,
         "n_points": data.n_points,
         "preprocess": declared(params, "train", star_type)["preprocess"],  # the curve options serving uses
-        "hparams": hp,
+        "hparams": cv.hp,
         "folds": [{"file": r.file, "repeat": r.fold.repeat, "fold": r.fold.fold, "val_metrics": r.val_metrics,
                    "train_metrics": r.train_metrics, "best_epoch": r.best_epoch + 1,
-                   "n_train": int(r.fold.train.size), "n_val": int(r.fold.val.size)} for r in results],
+                   "n_train": int(r.fold.train.size), "n_val": int(r.fold.val.size)} for r in cv.results],
         "test_source_ids": [int(s) for s in data.source_id[test]],
         # fine-tuned: the base model's range (the network learned the simulator's stars)
         "training_range": base_range or training_range(params, data, dev),
@@ -198,23 +224,27 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
         "split": to_dict(params.split),
         "train": declared(params, "train", star_type)["train"],
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    metrics_path = Path(metrics_path)
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics_path.write_text(json.dumps(summary, indent=1) + "\n")
 
-    plots_dir.mkdir(parents=True, exist_ok=True)  # the files below are overwritten; nothing else is touched
-    oof, infold, w_dev = oof
+
+def _write_tables(cv: CVOutcome, plots_dir: Path) -> None:
+    """predictions_val.csv (out of fold), predictions_test.csv (ensemble), learning_curves.csv."""
+    data, dev, test = cv.data, cv.holdout.dev, cv.holdout.test
+    oof, _, w_dev = cv.oof
     val_table = _predictions_table(data.source_id[dev], data.y[dev], oof, w_dev, data.n_epochs[dev])
     val_table.to_csv(plots_dir / "predictions_val.csv", index=False)
-    _predictions_table(data.source_id[test], data.y[test], test_pred, test_w,
+    _predictions_table(data.source_id[test], data.y[test], cv.test_pred, cv.test_w,
                        data.n_epochs[test]).to_csv(plots_dir / "predictions_test.csv", index=False)
     curves = pd.concat([
         pd.DataFrame({"fold": r.file.removesuffix(".keras"), "epoch": np.arange(1, len(r.history["loss"]) + 1),
-                      **{k: v for k, v in r.history.items()}}) for r in results], ignore_index=True)
+                      **{k: v for k, v in r.history.items()}}) for r in cv.results], ignore_index=True)
     curves.to_csv(plots_dir / "learning_curves.csv", index=False)
 
-    plots.learning_curves([(r.file.removesuffix(".keras"), r.history) for r in results],
+
+def _write_figures(cv: CVOutcome, plots_dir: Path) -> None:
+    """The PNG plots: learning curves, predicted vs true, residuals vs epochs, reliability."""
+    data, dev, test, test_pred = cv.data, cv.holdout.dev, cv.holdout.test, cv.test_pred
+    oof, infold, w_dev = cv.oof
+    plots.learning_curves([(r.file.removesuffix(".keras"), r.history) for r in cv.results],
                           plots_dir / "learning_curves.png")
     train_metrics = regression_metrics(data.y[dev], infold, w_dev)
     val_metrics = regression_metrics(data.y[dev], oof, w_dev)
@@ -222,11 +252,23 @@ def write_outputs(params: Params, star_type: str, data: Tensors, holdout: Holdou
         {"train (in-fold)": (data.y[dev], infold), "validation (out-of-fold)": (data.y[dev], oof),
          "test (ensemble)": (data.y[test], test_pred)},
         {"train (in-fold)": train_metrics, "validation (out-of-fold)": val_metrics,
-         "test (ensemble)": summary["test"]},
+         "test (ensemble)": cv.summary["test"]},
         plots_dir / "pred_vs_true.png")
     plots.residuals_vs_epochs(data.n_epochs[dev].astype(float), oof - data.y[dev], plots_dir / "residuals_vs_epochs.png")
-    unc = summary["uncertainty"]  # simulated stars: the models' own term only (error_scale is for real ones)
+    unc = cv.summary["uncertainty"]  # simulated stars: the models' own term only (error_scale is for real ones)
     plots.reliability({
         "out-of-fold": (oof - data.y[dev]) / applicability.feh_error(unc, data.scatter[dev], data.n_epochs[dev]),
         "test": (test_pred - data.y[test]) / applicability.feh_error(unc, data.scatter[test], data.n_epochs[test]),
     }, plots_dir / "reliability.png")
+
+
+def write_outputs(params: Params, star_type: str, cv: CVOutcome, paths: TrainPaths, run_id: str,
+                  base_range: dict | None = None) -> None:
+    """manifest.json beside the fold models, metrics JSON for DVC, CSV + PNG plots for DVC/MLflow."""
+    manifest = _manifest(params, star_type, cv, paths.data, run_id, base_range)
+    (paths.out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    paths.metrics.parent.mkdir(parents=True, exist_ok=True)
+    paths.metrics.write_text(json.dumps(cv.summary, indent=1) + "\n")
+    paths.plots.mkdir(parents=True, exist_ok=True)  # the files below are overwritten; nothing else is touched
+    _write_tables(cv, paths.plots)
+    _write_figures(cv, paths.plots)

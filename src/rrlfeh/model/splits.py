@@ -91,21 +91,3 @@ def cv_folds(y_dev, k_folds: int, repeats: int, n_bins: int, seed: int) -> list[
         Fold(repeat=i // k_folds, fold=i % k_folds, train=np.sort(tr), val=np.sort(va))
         for i, (tr, va) in enumerate(rskf.split(np.zeros(y_dev.size), strata))
     ]
-
-
-def fold_weights(y_fit, y_eval, alpha: float, max_weight: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
-    """KDE weights fitted on the training labels only; the evaluated stars weighed by that same KDE.
-
-    Each set is normalized to sum to its size. An evaluated star beyond the training labels' range
-    sits where the KDE's density tends to 0, and its weight would be unbounded (one star at
-    [Fe/H] 0.2 took all the weight of a 186-star fold): no evaluated star weighs more than the
-    rarest training star; no star of either set more than `max_weight` times its set's mean.
-    """
-    from rrlfeh.features.weights import cap_weights, kde_weights
-
-    y_fit = np.asarray(y_fit, dtype="float64")
-    y_eval = np.asarray(y_eval, dtype="float64")
-    w = kde_weights(y_fit, alpha, y_eval=np.concatenate([y_fit, y_eval]))  # one scale for both
-    w_fit, w_eval = w[: y_fit.size], np.minimum(w[y_fit.size :], w[: y_fit.size].max(initial=0.0))
-    return (cap_weights(w_fit, max_weight).astype("float32"),
-            cap_weights(w_eval, max_weight).astype("float32"))

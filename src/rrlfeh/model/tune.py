@@ -5,94 +5,74 @@ test stars never enter). One MLflow parent run per search, one nested run per tr
 hyperparameter including keras-tuner's `tuner/*`, per-epoch curves, objective, status).
 The tuner's state lives in out_dir/search: an interrupted search resumes where it stopped, in the
 same parent run; a search whose config or data changed starts afresh.
+With `tune.workers` > 1 (or keras-tuner's chief/worker variables, see tune_workers) the trials run
+in worker processes of a keras-tuner chief, each logging its trials under the same parent run.
 """
 
 from __future__ import annotations
 
+import logging
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras_tuner as kt
 import mlflow
+import numpy as np
 
 from rrlfeh import tracking
 from rrlfeh.config.loader import to_dict
-from rrlfeh.config.stages import declared
+from rrlfeh.config.stages import STAGES, declared
 from rrlfeh.config.params import Params
 from rrlfeh.errors import DataError
-from rrlfeh.model.callbacks import MlflowEpochLogger
-from rrlfeh.model.dataset import load_tensors
+from rrlfeh.model import tune_workers
+from rrlfeh.model.dataset import Tensors, load_tensors
 from rrlfeh.model.finetune import base_hparams
 from rrlfeh.model.gru import label_scale
+from rrlfeh.model.hyperband import OBJECTIVE, MlflowHyperband, ShortestRoundHyperbandOracle
 from rrlfeh.model.search_space import GRUHyperModel, trial_hparams
-from rrlfeh.model.splits import fold_weights, holdout_split, stratified_subset
+from rrlfeh.features.weights import split_weights
+from rrlfeh.model.splits import holdout_split, stratified_subset
+
+log = logging.getLogger(__name__)
 
 EXPERIMENT = "rrlfeh-tune"
-OBJECTIVE = "val_wmse"  # weighted MSE without the regularization penalty
 SEARCH_DIR = "search"
-# What a search folder of ours holds: our state, keras-tuner's oracle/tuner state and trial folders.
-_SEARCH_FILES = ("rrlfeh_search.json", "oracle.json", "tuner0.json")
+SEARCH_STATE = "rrlfeh_search.json"
+# What a search folder of ours holds: our state, keras-tuner's oracle and tuner state, trial folders.
+_SEARCH_FILES = (SEARCH_STATE, "oracle.json")
 _TRIAL = re.compile(r"trial_\d+")
-_TUNER_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round", "tuner/trial_id")
-
-
-class MlflowHyperband(kt.Hyperband):
-    """Hyperband whose every trial is a nested MLflow run of the active (search) run.
-
-    keras-tuner has no MLflow hook: the nested run opens in on_trial_begin, the epoch logger joins
-    the fit in run_trial, and the run closes in on_trial_end, when the trial's status is known.
-    """
-
-    def __init__(self, *args, run_params: dict | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.run_params = run_params or {}
-        self._trial_run = None
-
-    def on_trial_begin(self, trial):
-        super().on_trial_begin(trial)
-        values = trial.hyperparameters.values
-        hp = {**{k: values.get(k, "none") for k in _TUNER_KEYS}, **values}
-        self._trial_run = mlflow.start_run(run_name=f"trial-{trial.trial_id}", nested=True)
-        mlflow.set_tags({"kind": "hyperband-trial", "trial_id": trial.trial_id})
-        tracking.log_params_flat({**self.run_params, "hp": trial_hparams(values)})
-        mlflow.log_params({k: v for k, v in hp.items() if k.startswith("tuner/")})
-
-    def run_trial(self, trial, *args, **kwargs):
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), MlflowEpochLogger(self._trial_run.info.run_id)]
-        return super().run_trial(trial, *args, **kwargs)
-
-    def on_trial_end(self, trial):
-        super().on_trial_end(trial)  # the oracle scores the trial and saves its state here
-        done = self.oracle.get_trial(trial.trial_id)
-        if done.score is not None:
-            mlflow.log_metric("objective", float(done.score))
-        mlflow.set_tag("trial_status", done.status)
-        mlflow.end_run("FINISHED" if done.status == "COMPLETED" else "FAILED")
-        self._trial_run = None
-        score = "n/a" if done.score is None else f"{done.score:.4f}"
-        print(f"trial {trial.trial_id} {done.status}: {OBJECTIVE}={score} "
-              f"{trial_hparams(done.hyperparameters.values)}", flush=True)
 
 
 def search_fingerprint(params: Params, data_md5: str, n_points: int) -> str:
-    """What a search depends on; a resumed search must match it exactly."""
+    """What a search depends on; a resumed search must match it exactly (the stage's operational
+    knobs, tune.workers, are not part of it: a search resumes with any number of workers)."""
+    operational = {k.split(".", 1)[1] for k in STAGES["tune"].keys()[1] if k.startswith("tune.")}
+    tune = {k: v for k, v in to_dict(params.tune).items() if k not in operational}
     key = {
-        "seed": params.seed, "split": to_dict(params.split), "tune": to_dict(params.tune),
+        "seed": params.seed, "split": to_dict(params.split), "tune": tune,
         "fit": to_dict(params.fit), "kde_alpha": params.preprocess.kde_alpha,
         "kde_max_weight": params.preprocess.kde_max_weight, "data_md5": data_md5, "n_points": n_points,
     }
     return hashlib.md5(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
+def _ours(path: Path) -> bool:
+    if path.is_dir():
+        return bool(_TRIAL.fullmatch(path.name))
+    return path.name in _SEARCH_FILES or bool(tune_workers.TUNER_FILE.fullmatch(path.name))
+
+
 def _previous_search(search_dir: Path, fingerprint: str) -> str | None:
     """The parent run id of a resumable search in search_dir; removes a stale search of ours (only
     what rrlfeh and keras-tuner write there) and refuses a folder that is not one of ours."""
-    state = search_dir / "rrlfeh_search.json"
+    state = search_dir / SEARCH_STATE
     if state.exists():
         try:
             saved = json.loads(state.read_text())
@@ -100,15 +80,27 @@ def _previous_search(search_dir: Path, fingerprint: str) -> str | None:
             saved = {}
         if isinstance(saved, dict) and saved.get("fingerprint") == fingerprint:
             return saved.get("mlflow_run_id") or ""
-        print(f"{search_dir}: params or data changed since this search; starting a fresh one", flush=True)
+        log.info(f"{search_dir}: params or data changed since this search; starting a fresh one")
         for path in search_dir.iterdir():
-            if path.name in _SEARCH_FILES or (path.is_dir() and _TRIAL.fullmatch(path.name)):
+            if _ours(path):
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
     elif search_dir.exists() and (not search_dir.is_dir() or any(search_dir.iterdir())):
         raise DataError(
-            f"{search_dir} exists and is not a search of `rrlfeh tune` (no rrlfeh_search.json); "
+            f"{search_dir} exists and is not a search of `rrlfeh tune` (no {SEARCH_STATE}); "
             "move it away or choose another --out: tune deletes nothing it did not write")
     return None
+
+
+def _chief_search_run(search_dir: Path, fingerprint: str) -> str:
+    """A worker's parent run: the chief's, which the chief records before it serves trials."""
+    try:
+        saved = json.loads((search_dir / SEARCH_STATE).read_text())
+    except (OSError, ValueError):
+        saved = {}
+    if saved.get("fingerprint") != fingerprint:
+        raise DataError(f"{search_dir}: no search of the chief with this worker's params and data "
+                        "(a worker needs the chief's params, data file and search folder)")
+    return saved["mlflow_run_id"]
 
 
 def tune_params(params: Params) -> dict:
@@ -116,71 +108,112 @@ def tune_params(params: Params) -> dict:
     return declared(params, "tune")
 
 
-def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> dict:
-    """Search, log, and write out_dir/best_hparams.json; returns its content. When fine-tuning
-    (finetune.from_model), no search: the base model's hyperparameters."""
-    t0 = time.perf_counter()
-    data_path, out_dir = Path(data_path), Path(out_dir)
-    if params.finetune.from_model:
-        best = base_hparams(params, star_type)
-        # the search folder is the stage's declared (persisted) output: present, even with no search
-        (out_dir / SEARCH_DIR).mkdir(parents=True, exist_ok=True)
-        (out_dir / "best_hparams.json").write_text(json.dumps(best, indent=1) + "\n")
-        print(f"tune {star_type}: {best['skipped']}", flush=True)
-        return best
+@dataclass
+class SearchJob:
+    """One search's inputs: the split of the development stars into fit and validation stars."""
+
+    params: Params
+    out_dir: Path
+    data: Tensors
+    fit_idx: np.ndarray
+    val_idx: np.ndarray
+    weights: tuple[np.ndarray, np.ndarray]  # (fit, validation)
+    counts: dict
+    fingerprint: str
+
+    @property
+    def search_dir(self) -> Path:
+        return self.out_dir / SEARCH_DIR
+
+
+def prepare(params: Params, data_path: Path, out_dir: Path) -> SearchJob:
+    """Load the tensors and hold out the validation stars (the test stars never enter)."""
     data = load_tensors(data_path)
     holdout = holdout_split(data.source_id, data.y, params.split, params.seed)
     y_dev = data.y[holdout.dev]
     fit_pos, val_pos = stratified_subset(y_dev, params.tune.validation_fraction, params.split.n_bins, params.seed)
     fit_idx, val_idx = holdout.dev[fit_pos], holdout.dev[val_pos]
-    w_fit, w_val = fold_weights(data.y[fit_idx], data.y[val_idx], params.preprocess.kde_alpha,
-                                 params.preprocess.kde_max_weight)
-
-    data_md5 = tracking.md5_of(data_path)
-    search_dir = out_dir / SEARCH_DIR
-    fingerprint = search_fingerprint(params, data_md5, data.n_points)
-    previous = _previous_search(search_dir, fingerprint)
-    resume_id = previous if tracking.run_exists(previous) else None
-    search_dir.mkdir(parents=True, exist_ok=True)
-
-    run_params = tune_params(params)
+    weights = split_weights(data.y[fit_idx], data.y[val_idx], params.preprocess.kde_alpha,
+                            params.preprocess.kde_max_weight)
     counts = {"n_fit": len(fit_idx), "n_val": len(val_idx), "n_test": len(holdout.test),
               "n_unlabelled": len(holdout.unlabelled)}
-    with tracking.stage_run(
-        EXPERIMENT, f"tune-{star_type}", params=run_params, inputs={"data": data_path},
-        tags={"stage": "tune", "star_type": star_type, "kind": "hyperband-search"}, run_id=resume_id,
-    ) as parent:
-        (search_dir / "rrlfeh_search.json").write_text(
-            json.dumps({"fingerprint": fingerprint, "mlflow_run_id": parent.info.run_id}, indent=1))
-        mlflow.log_metrics({k: float(v) for k, v in counts.items()})
-        tuner = MlflowHyperband(
-            hypermodel=GRUHyperModel(data.n_points, params.tune, params.seed, label_scale(data.y[fit_idx]),
-                                     fit=params.fit, n_train=len(fit_idx)),
-            objective=kt.Objective(OBJECTIVE, direction="min"),
-            max_epochs=params.tune.max_epochs,
-            factor=params.tune.factor,
-            hyperband_iterations=params.tune.hyperband_iterations,
-            seed=params.seed,
-            max_consecutive_failed_trials=10,  # lr 0.1 may diverge now and then; that is a result
-            directory=str(out_dir),
-            project_name=SEARCH_DIR,
-            overwrite=False,
-            run_params=run_params,
+    fingerprint = search_fingerprint(params, tracking.md5_of(data_path), data.n_points)
+    return SearchJob(params, out_dir, data, fit_idx, val_idx, weights, counts, fingerprint)
+
+
+def build_tuner(job: SearchJob, parent, run_params: dict) -> MlflowHyperband:
+    """The Hyperband tuner of this search, reloading its state from the search folder if any."""
+    p = job.params
+    oracle = ShortestRoundHyperbandOracle(
+        objective=kt.Objective(OBJECTIVE, direction="min"),
+        max_epochs=p.tune.max_epochs,
+        factor=p.tune.factor,
+        hyperband_iterations=p.tune.hyperband_iterations,
+        seed=p.seed,
+        max_consecutive_failed_trials=10,  # lr 0.1 may diverge now and then; that is a result
+        min_epochs=min(p.tune.min_epochs, p.tune.max_epochs),
+    )
+    hypermodel = GRUHyperModel(job.data.n_points, p.tune, p.seed, label_scale(job.data.y[job.fit_idx]),
+                               fit=p.fit, n_train=len(job.fit_idx))
+    _mark_resumable(job.search_dir)
+    return MlflowHyperband(oracle, hypermodel, parent, run_params, directory=str(job.out_dir),
+                           project_name=SEARCH_DIR, overwrite=False)
+
+
+def _mark_resumable(search_dir: Path) -> None:
+    """keras-tuner reloads a search's oracle only if the file of this process's tuner id exists
+    (tuner0.json in one process, chief.json as chief; its state is empty): a search begun with
+    another number of workers resumes too."""
+    if tune_workers.role() == "worker" or not (search_dir / "oracle.json").exists():
+        return
+    own = search_dir / f"{os.environ.get(tune_workers.ID, 'tuner0')}.json"
+    if not own.exists():
+        own.write_text("{}")
+
+
+def _search_trials(tuner: MlflowHyperband, job: SearchJob) -> None:
+    """Run trials until the oracle stops (one process, or one worker of a chief)."""
+    d, w_fit, w_val = job.data, *job.weights
+    with warnings.catch_warnings():
+        # keras-tuner continues a Hyperband round from the weights alone (Adam starts afresh)
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        tuner.search(
+            d.X[job.fit_idx], d.y[job.fit_idx], sample_weight=w_fit,
+            validation_data=(d.X[job.val_idx], d.y[job.val_idx], w_val),
+            epochs=job.params.tune.max_epochs, verbose=0,
         )
-        if not tuner.oracle.trials:
-            _set_min_epochs(tuner.oracle, min(params.tune.min_epochs, params.tune.max_epochs))
-        if resume_id:
-            closed = _close_interrupted_trials(tuner, parent.info.run_id)
-            print(f"resuming search {parent.info.run_id} ({closed} interrupted trial run(s) closed)", flush=True)
-        with warnings.catch_warnings():
-            # keras-tuner continues a Hyperband round from the weights alone (Adam starts afresh)
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            tuner.search(
-                data.X[fit_idx], data.y[fit_idx], sample_weight=w_fit,
-                validation_data=(data.X[val_idx], data.y[val_idx], w_val),
-                epochs=params.tune.max_epochs, verbose=0,
-            )
-        best = _best(tuner, parent.info.run_id, counts)
+
+
+def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> dict:
+    """Search, log, and write out_dir/best_hparams.json; returns its content. When fine-tuning
+    (finetune.from_model), no search: the base model's hyperparameters. Run as a keras-tuner
+    worker (tune_workers), it trains the chief's trials and returns {"tuner_id": ...}."""
+    t0 = time.perf_counter()
+    data_path, out_dir = Path(data_path), Path(out_dir)
+    if params.finetune.from_model:
+        return _skip_search(params, star_type, out_dir)
+    job = prepare(params, data_path, out_dir)
+    mode = tune_workers.role()
+    if mode == "worker":
+        tracking.use_store()
+        tuner = build_tuner(job, lambda: _chief_search_run(job.search_dir, job.fingerprint), tune_params(params))
+        _search_trials(tuner, job)
+        return {"tuner_id": tuner.tuner_id}
+    previous = _previous_search(job.search_dir, job.fingerprint)
+    resume_id = previous if tracking.run_exists(previous) else None
+    job.search_dir.mkdir(parents=True, exist_ok=True)
+    with tracking.stage_run(
+        EXPERIMENT, f"tune-{star_type}", params=tune_params(params), inputs={"data": data_path},
+        tags={"stage": "tune", "star_type": star_type, "kind": "hyperband-search"}, run_id=resume_id,
+        system_metrics=True,
+    ) as parent:
+        (job.search_dir / SEARCH_STATE).write_text(
+            json.dumps({"fingerprint": job.fingerprint, "mlflow_run_id": parent.info.run_id}, indent=1))
+        mlflow.log_metrics({k: float(v) for k, v in job.counts.items()})
+        n = tune_workers.local_workers(params.tune.workers, mode)
+        mlflow.set_tag("tune_workers", str(n or 1))
+        tuner = _search(job, (params, star_type, data_path, out_dir), parent.info.run_id, n, bool(resume_id))
+        best = _best(tuner, parent.info.run_id, job.counts)
         mlflow.set_tags({f"best.{k}": str(v) for k, v in best["hparams"].items()})
         mlflow.log_metrics({"best_objective": best["score"], "n_trials": best["n_trials"],
                             "wall_s": time.perf_counter() - t0})
@@ -190,16 +223,36 @@ def run_tune(params: Params, star_type: str, data_path: Path, out_dir: Path) -> 
     return best
 
 
-def _set_min_epochs(oracle, min_epochs: int) -> None:
-    """Skip the brackets whose first round would be shorter than `min_epochs` epochs.
+def _skip_search(params: Params, star_type: str, out_dir: Path) -> dict:
+    best = base_hparams(params, star_type)
+    # the search folder is the stage's declared (persisted) output: present, even with no search
+    (out_dir / SEARCH_DIR).mkdir(parents=True, exist_ok=True)
+    (out_dir / "best_hparams.json").write_text(json.dumps(best, indent=1) + "\n")
+    log.info(f"tune {star_type}: {best['skipped']}")
+    return best
 
-    keras-tuner's HyperbandOracle has the attribute but no constructor argument, and opens its first
-    bracket in __init__; a fresh search re-plans it here (a resumed one reloads all from its state).
-    """
-    oracle.min_epochs = int(min_epochs)
-    oracle._current_bracket = oracle._get_num_brackets() - 1
-    oracle._brackets = []
-    oracle._start_new_bracket()
+
+def _search(job: SearchJob, args: tuple, parent_run_id: str, workers: int, resumed: bool) -> MlflowHyperband:
+    """The search in this process (workers 0), or as the chief of `workers` local worker processes
+    (each runs run_tune(*args) as a keras-tuner worker) and of any that join from other hosts."""
+    run_params = tune_params(job.params)
+    if not workers:
+        tuner = build_tuner(job, parent_run_id, run_params)
+        _settle(tuner, parent_run_id, resumed)
+        _search_trials(tuner, job)
+        return tuner
+    with tune_workers.chief_env() as address:
+        tuner = build_tuner(job, parent_run_id, run_params)
+        _settle(tuner, parent_run_id, resumed)
+        log.info(f"tune: chief at {address[0]}:{address[1]}, {workers} local worker(s)")
+        tune_workers.serve(tuner, tune_workers.start_workers(workers, address, run_tune, args))
+    return tuner
+
+
+def _settle(tuner: MlflowHyperband, parent_run_id: str, resumed: bool) -> None:
+    if resumed:
+        closed = _close_interrupted_trials(tuner, parent_run_id)
+        log.info(f"resuming search {parent_run_id} ({closed} interrupted trial run(s) closed)")
 
 
 def _close_interrupted_trials(tuner: MlflowHyperband, parent_run_id: str) -> int:

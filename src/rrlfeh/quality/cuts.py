@@ -13,24 +13,15 @@ import pandas as pd
 
 from rrlfeh.config.data import CleanConfig
 from rrlfeh.core import curve, schema
+from rrlfeh.core import reasons as R
 
-CUTS: tuple[str, ...] = (
-    "not_in_vari_rrlyrae",     # epochs or a label of a star missing from vari_rrlyrae
-    "duplicate_source_id",     # several vari_rrlyrae rows: which one is right is unknowable
-    "unknown_classification",  # not RRab/RRc/RRd (or missing)
-    "type_not_selected",       # a known class outside clean.types (RRd by default)
-    "bad_period",              # the type's period (pf RRab, p1_o RRc) NaN, infinite or not positive
-    "missing_epoch_g",         # no time of maximum: the curve cannot be folded
-    "no_epochs",               # no epoch_photometry rows at all
-    "duplicate_transits",      # the same (transit_id, band) twice
-    "no_label",                # labels table present but no finite [Fe/H] for the star
-    "duplicate_label",         # several label rows
-    "feh_error",               # feh_error >= max_feh_error (or missing)
-    "peak_to_peak_g",          # peak_to_peak_g >= max_peak_to_peak_g (or missing)
-    "too_few_clean_epochs",    # clean G epochs < min_clean_epochs
-    "phi31_g_error",           # RRab only: phi31_g_error >= max_phi31_error_rrab (or missing)
+# what each cut tests: rrlfeh.core.reasons (the registry of every reject reason)
+CUTS: tuple[str, ...] = R.codes(
+    R.NOT_IN_VARI_RRLYRAE, R.DUPLICATE_SOURCE_ID, R.UNKNOWN_CLASSIFICATION, R.TYPE_NOT_SELECTED,
+    R.BAD_PERIOD, R.MISSING_EPOCH_G, R.NO_EPOCHS, R.DUPLICATE_TRANSITS, R.NO_LABEL,
+    R.DUPLICATE_LABEL, R.FEH_ERROR, R.PEAK_TO_PEAK_G, R.TOO_FEW_CLEAN_EPOCHS, R.PHI31_G_ERROR,
 )
-LABEL_CUTS = ("no_label", "duplicate_label", "feh_error")
+LABEL_CUTS = R.codes(R.NO_LABEL, R.DUPLICATE_LABEL, R.FEH_ERROR)
 
 
 def star_facts(vari: pd.DataFrame, counts: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
@@ -156,21 +147,21 @@ def failures(facts: pd.DataFrame, cfg: CleanConfig, labelled: bool) -> pd.DataFr
     selected = cls.isin(cfg.types)
     has_label = (facts["n_label_rows"] > 0) & np.isfinite(facts["feh"])
     fails = {
-        "not_in_vari_rrlyrae": ~facts["in_vari"],
-        "duplicate_source_id": facts["n_vari_rows"] > 1,
-        "unknown_classification": facts["in_vari"] & ~known,
-        "type_not_selected": known & ~selected,
+        R.NOT_IN_VARI_RRLYRAE.code: ~facts["in_vari"],
+        R.DUPLICATE_SOURCE_ID.code: facts["n_vari_rows"] > 1,
+        R.UNKNOWN_CLASSIFICATION.code: facts["in_vari"] & ~known,
+        R.TYPE_NOT_SELECTED.code: known & ~selected,
         # comparisons with NaN are False, so missing values fail the "keep if" tests below
-        "bad_period": selected & ~((facts["period"] > 0) & np.isfinite(facts["period"])),
-        "missing_epoch_g": facts["in_vari"] & ~np.isfinite(facts["epoch_g"]),
-        "no_epochs": facts["n_rows"] == 0,
-        "duplicate_transits": facts["n_duplicate_rows"] > 0,
-        "no_label": labelled & ~has_label,
-        "duplicate_label": labelled & (facts["n_label_rows"] > 1),
-        "feh_error": error_cut & labelled & has_label & ~(facts["feh_error"] < cfg.max_feh_error),
-        "peak_to_peak_g": facts["in_vari"] & ~(facts["peak_to_peak_g"] < cfg.max_peak_to_peak_g),
-        "too_few_clean_epochs": facts["n_clean_g"] < cfg.min_clean_epochs,
-        "phi31_g_error": phi31_cut & (cls == "RRab") & ~(facts["phi31_g_error"] < cfg.max_phi31_error_rrab),
+        R.BAD_PERIOD.code: selected & ~((facts["period"] > 0) & np.isfinite(facts["period"])),
+        R.MISSING_EPOCH_G.code: facts["in_vari"] & ~np.isfinite(facts["epoch_g"]),
+        R.NO_EPOCHS.code: facts["n_rows"] == 0,
+        R.DUPLICATE_TRANSITS.code: facts["n_duplicate_rows"] > 0,
+        R.NO_LABEL.code: labelled & ~has_label,
+        R.DUPLICATE_LABEL.code: labelled & (facts["n_label_rows"] > 1),
+        R.FEH_ERROR.code: error_cut & labelled & has_label & ~(facts["feh_error"] < cfg.max_feh_error),
+        R.PEAK_TO_PEAK_G.code: facts["in_vari"] & ~(facts["peak_to_peak_g"] < cfg.max_peak_to_peak_g),
+        R.TOO_FEW_CLEAN_EPOCHS.code: facts["n_clean_g"] < cfg.min_clean_epochs,
+        R.PHI31_G_ERROR.code: phi31_cut & (cls == "RRab") & ~(facts["phi31_g_error"] < cfg.max_phi31_error_rrab),
     }
     return pd.DataFrame({k: np.asarray(fails[k], dtype=bool) for k in CUTS}, index=facts.index)
 
@@ -198,36 +189,36 @@ def details(facts: pd.DataFrame, reason: pd.Series, cfg: CleanConfig) -> pd.Seri
 
 def _detail(cut: str, f: pd.DataFrame, cfg: CleanConfig) -> pd.Series:
     cls = f["best_classification"]
-    if cut == "not_in_vari_rrlyrae":
+    if cut == R.NOT_IN_VARI_RRLYRAE.code:
         has_e, has_l = f["n_rows"] > 0, f["n_label_rows"] > 0
         return pd.Series(np.where(has_e & has_l, "has epochs and a label",
                                   np.where(has_e, "has epochs", "has a label")), index=f.index)
-    if cut == "duplicate_source_id":
+    if cut == R.DUPLICATE_SOURCE_ID.code:
         return f["n_vari_rows"].astype(str) + " rows in vari_rrlyrae"
-    if cut in ("unknown_classification", "type_not_selected"):
+    if cut in R.codes(R.UNKNOWN_CLASSIFICATION, R.TYPE_NOT_SELECTED):
         return "best_classification=" + cls.where(cls != "", "missing") + f"; kept: {list(cfg.types)}"
-    if cut == "bad_period":
+    if cut == R.BAD_PERIOD.code:
         col = cls.map(schema.PERIOD_COLUMN).astype(str)
         return col + "=" + _fmt(f["period"])
-    if cut == "missing_epoch_g":
+    if cut == R.MISSING_EPOCH_G.code:
         return pd.Series("epoch_g missing", index=f.index)
-    if cut == "no_epochs":
+    if cut == R.NO_EPOCHS.code:
         return pd.Series("no rows in epoch_photometry", index=f.index)
-    if cut == "duplicate_transits":
+    if cut == R.DUPLICATE_TRANSITS.code:
         return (f["n_duplicate_rows"].astype(str)
                 + " rows share a (transit_id, band) with another time or magnitude")
-    if cut == "no_label":
+    if cut == R.NO_LABEL.code:
         return pd.Series(np.where(f["n_label_rows"] > 0, "feh missing", "not in labels"),
                          index=f.index)
-    if cut == "duplicate_label":
+    if cut == R.DUPLICATE_LABEL.code:
         return f["n_label_rows"].astype(str) + " rows in labels"
-    if cut == "feh_error":
+    if cut == R.FEH_ERROR.code:
         return "feh_error=" + _fmt(f["feh_error"]) + f" (keep < {cfg.max_feh_error})"
-    if cut == "peak_to_peak_g":
+    if cut == R.PEAK_TO_PEAK_G.code:
         return "peak_to_peak_g=" + _fmt(f["peak_to_peak_g"]) + f" (keep < {cfg.max_peak_to_peak_g})"
-    if cut == "too_few_clean_epochs":
+    if cut == R.TOO_FEW_CLEAN_EPOCHS.code:
         return (f["n_clean_g"].astype(str) + " clean G epochs of " + f["n_g"].astype(str)
                 + f" G rows (keep >= {cfg.min_clean_epochs})")
-    if cut == "phi31_g_error":
+    if cut == R.PHI31_G_ERROR.code:
         return "phi31_g_error=" + _fmt(f["phi31_g_error"]) + f" (keep < {cfg.max_phi31_error_rrab})"
     raise KeyError(cut)

@@ -114,33 +114,8 @@ def clean_suites(cfg: CleanConfig, vcfg: ValidateConfig, labelled: bool,
     The raw ranges are restated so that the clean tables stand on their own. `feh_error_cut`
     False (a catalogue without label errors, the cut skipped and recorded): labels may lack one.
     """
-    rrab = Column("best_classification") == "RRab"
-    p = (vcfg.period_min, vcfg.period_max)
-    vari = [
-        _unique("source_id", "one row per kept star"),
-        _not_null("best_classification", "every kept star has a classification"),
-        _in_set("best_classification", cfg.types, f"only {list(cfg.types)} are kept"),
-        _not_null("period", "every kept star has its period (pf for RRab, p1_o for RRc)"),
-        _between("period", f"period in [{p[0]}, {p[1]}] d", *p),
-        _not_null("epoch_g", "every kept star has epoch_g"),
-        _not_null("peak_to_peak_g", "every kept star has peak_to_peak_g"),
-        _between("peak_to_peak_g", f"peak_to_peak_g < {cfg.max_peak_to_peak_g}", None,
-                 cfg.max_peak_to_peak_g, strict_hi=True),
-    ]
-    if phi31_cut:
-        vari += [
-            _not_null("phi31_g_error", "every kept RRab has phi31_g_error", row_condition=rrab),
-            _between("phi31_g_error", f"RRab phi31_g_error < {cfg.max_phi31_error_rrab}", None,
-                     cfg.max_phi31_error_rrab, strict_hi=True, row_condition=rrab),
-        ]
-    vari += [
-        _between("n_clean_g_epochs", f"at least {cfg.min_clean_epochs} clean G epochs",
-                 cfg.min_clean_epochs),
-    ]
-    if labelled:
-        vari.append(_in_set("has_label", [True], "every kept star has a label"))
     return {
-        "vari_rrlyrae": vari,
+        "vari_rrlyrae": _clean_vari(cfg, vcfg, labelled, phi31_cut),
         "epoch_photometry": [
             _in_set("band", ["G"], "only G-band rows are kept"),
             _between("time", f"time inside [{vcfg.time_min}, {vcfg.time_max}]",
@@ -168,6 +143,36 @@ def clean_suites(cfg: CleanConfig, vcfg: ValidateConfig, labelled: bool,
             _in_set("kept", [False], "no star is both kept and rejected"),
         ],
     }
+
+
+def _clean_vari(cfg: CleanConfig, vcfg: ValidateConfig, labelled: bool, phi31_cut: bool) -> list:
+    """The clean vari_rrlyrae suite: each kept star passed every cut."""
+    rrab = Column("best_classification") == "RRab"
+    p = (vcfg.period_min, vcfg.period_max)
+    vari = [
+        _unique("source_id", "one row per kept star"),
+        _not_null("best_classification", "every kept star has a classification"),
+        _in_set("best_classification", cfg.types, f"only {list(cfg.types)} are kept"),
+        _not_null("period", "every kept star has its period (pf for RRab, p1_o for RRc)"),
+        _between("period", f"period in [{p[0]}, {p[1]}] d", *p),
+        _not_null("epoch_g", "every kept star has epoch_g"),
+        _not_null("peak_to_peak_g", "every kept star has peak_to_peak_g"),
+        _between("peak_to_peak_g", f"peak_to_peak_g < {cfg.max_peak_to_peak_g}", None,
+                 cfg.max_peak_to_peak_g, strict_hi=True),
+    ]
+    if phi31_cut:
+        vari += [
+            _not_null("phi31_g_error", "every kept RRab has phi31_g_error", row_condition=rrab),
+            _between("phi31_g_error", f"RRab phi31_g_error < {cfg.max_phi31_error_rrab}", None,
+                     cfg.max_phi31_error_rrab, strict_hi=True, row_condition=rrab),
+        ]
+    vari += [
+        _between("n_clean_g_epochs", f"at least {cfg.min_clean_epochs} clean G epochs",
+                 cfg.min_clean_epochs),
+    ]
+    if labelled:
+        vari.append(_in_set("has_label", [True], "every kept star has a label"))
+    return vari
 
 
 def chunks(table: Table) -> Iterable[pd.DataFrame]:

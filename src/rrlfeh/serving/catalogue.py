@@ -241,8 +241,10 @@ def model_provenance(model_uri: str) -> tuple[str, dict[str, str]]:
 
     prov = {"model_uri": model_uri, "model_name": "", "model_version": "", "model_alias": "",
             "model_run_id": "", "model_git_commit": ""}
-    if not model_uri.startswith("models:/"):
-        return model_uri, prov
+    if not model_uri.startswith("models:/"):  # a folder names its version if register exported it
+        from rrlfeh.serving.model_files import registered_identity
+
+        return model_uri, prov | (registered_identity(model_uri) if Path(model_uri).is_dir() else {})
     client = mlflow.MlflowClient()
     ref = model_uri[len("models:/"):]
     try:

@@ -1,9 +1,10 @@
 """The promotion gate: score models end to end on the held-out test split and compare wRMSE.
 
 End to end means what a user sends: the raw G light curves of the test stars from data/clean go
-through the registered pyfunc (preprocessing included), not the training tensors. Weights are the
-KDE of the development labels (processed npz minus the test ids) evaluated at the test labels, so
-no test label shapes its own weight.
+through the registered pyfunc (preprocessing included), not the training tensors. The test stars
+weigh what they weigh in the train stage's test metrics (features.weights.split_weights of the
+development labels, the processed npz minus the test ids, at the test labels), so the two stages'
+test wRMSEs differ only where their predictions do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pandas as pd
 
 from rrlfeh.core import curve, schema
 from rrlfeh.errors import DataError
+from rrlfeh.features.weights import split_weights
+from rrlfeh.model.metrics import regression_metrics
 from rrlfeh.serving import payload
 
 EPOCH_COLUMNS = list(curve.EPOCH_COLUMNS)
@@ -58,11 +61,28 @@ def _read_test_epochs(path: Path, ids: np.ndarray) -> pd.DataFrame:
     return schema.conform(df, "epoch_photometry")
 
 
+def test_weights(npz_path: Path, ids: np.ndarray, kde_alpha: float,
+                 kde_max_weight: float = float("inf")) -> np.ndarray:
+    """The weights of the test stars `ids`, as the train stage computes them: the same labels (the
+    npz's float32 ones) of the same development stars (every labelled star not in `ids`), in the
+    same order, so the two are equal to the bit."""
+    with np.load(npz_path) as npz:
+        source_id, y = npz["source_id"], npz["y"]
+    rows = {int(s): i for i, s in enumerate(source_id)}
+    missing = [int(s) for s in ids if int(s) not in rows]
+    at = np.array([rows.get(int(s), 0) for s in ids], dtype=np.int64)
+    if missing or not np.isfinite(y[at]).all():
+        raise DataError(f"{npz_path}: test stars absent or unlabelled, e.g. source_id "
+                        f"{(missing or ids[~np.isfinite(y[at])].tolist())[:5]}: models and npz disagree")
+    dev = ~np.isin(source_id, ids) & np.isfinite(y)
+    if dev.sum() < 2:
+        raise DataError(f"{npz_path}: fewer than 2 labelled development stars")
+    return split_weights(y[dev], y[at], kde_alpha, kde_max_weight)[1].astype(np.float64)
+
+
 def build_scoring_sets(manifests: dict[str, dict], processed_dir: Path, clean_dir: Path,
                        kde_alpha: float, kde_max_weight: float = float("inf")) -> dict[str, ScoringSet]:
     """The test split of every type in `manifests` (their test_source_ids), read from data/clean."""
-    from rrlfeh.features.weights import kde_weights
-
     vari = schema.read_table(clean_dir / "vari_rrlyrae.parquet", "vari_rrlyrae")
     labels = schema.read_table(clean_dir / "labels.parquet", "labels").set_index("source_id")
     test_ids = {t: np.asarray(m.get("test_source_ids") or [], np.int64) for t, m in manifests.items()}
@@ -81,12 +101,7 @@ def build_scoring_sets(manifests: dict[str, dict], processed_dir: Path, clean_di
         rows = vari.set_index("source_id").loc[ids].reset_index()
         inputs = payload.model_input_from_tables(rows, epochs)
         y = labels.loc[ids, "feh"].to_numpy(np.float64)
-        with np.load(processed_dir / f"{star_type}.npz") as npz:
-            dev = ~np.isin(npz["source_id"], ids) & np.isfinite(npz["y"])
-            y_dev = npz["y"][dev].astype(np.float64)
-        if y_dev.size < 2:
-            raise DataError(f"{processed_dir}/{star_type}.npz: fewer than 2 labelled development stars")
-        w = np.asarray(kde_weights(y_dev, kde_alpha, y_eval=y, max_weight=kde_max_weight), np.float64)
+        w = test_weights(processed_dir / f"{star_type}.npz", ids, kde_alpha, kde_max_weight)
         sets[star_type] = ScoringSet(star_type, inputs, y, w, digest_of(inputs, y, w))
     return sets
 
@@ -96,8 +111,6 @@ def score(model, sset: ScoringSet) -> dict:
 
     Stars the model rejects are counted, not scored; wRMSE is NaN when it scores none.
     """
-    from rrlfeh.model.metrics import regression_metrics
-
     out = model.predict(sset.inputs)
     ok = (out["status"] == "ok").to_numpy()
     if ok.any():

@@ -39,6 +39,26 @@ def fetch_model(load_uri: str, dst: Path) -> str:
     return check_model_folder(Path(local), load_uri)
 
 
+# In a model folder exported by `register` (models/champion, a DVC artifact): which registered
+# version it is, so that a catalogue predicted from the folder names the version, server or not.
+REGISTERED_FILE = "registered_version.json"
+IDENTITY_KEYS = ("model_name", "model_version", "model_run_id", "model_git_commit")
+
+
+def registered_identity(model_path: str | Path) -> dict[str, str]:
+    """The registered name, version, run and commit a model folder was exported as ({} if none)."""
+    import json
+
+    path = Path(model_path) / REGISTERED_FILE
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: unreadable ({exc})") from None
+    return {k: str(saved[k]) for k in IDENTITY_KEYS if saved.get(k) is not None}
+
+
 def logged_config(model_path: str | Path) -> dict:
     """The model_config a model was logged with (MLmodel: flavors.python_function.config): the
     registered version's own inference settings."""

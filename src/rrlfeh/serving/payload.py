@@ -6,13 +6,14 @@ arrays) becomes that star's `reason`, so one bad star never fails a 10,000-star 
 Reason codes, in the order they are checked (the first failure is the one reported):
   invalid_input  time/mag not arrays or of different lengths
   the input-sanity codes (rrlfeh.serving.sanity: bad_source_id, time_outside_window,
-                 mag_outside_range, duplicate_transits, bad_period), shared with `rrlfeh predict`
+                 mag_outside_range, conflicting_epochs, period_outside_range), shared with
+                 `rrlfeh predict`
   invalid_input  no (time, mag) pair left without a missing value
   unknown_type   not RRab/RRc (in any case or spacing: schema.canonical_type), or no model of that
                  type in the registered version
 then the preprocessing's own codes (rrlfeh.features.tensors.REASONS: bad_period, bad_epoch,
 few_epochs, constant_magnitudes, poor_phase_coverage, spline_failed), so a star is judged exactly
-as training judged it.
+as training judged it. What each code tests: rrlfeh.core.reasons.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.core import curve, schema
+from rrlfeh.core import reasons as R
+from rrlfeh.core.ragged import LightCurves
 from rrlfeh.errors import DataError
 from rrlfeh.serving import sanity
 from rrlfeh.serving.star_rows import clean_curves, isin_sorted
@@ -39,20 +42,30 @@ class PayloadError(DataError):
 
 @dataclass(frozen=True)
 class Request:
-    """A validated request: arrays aligned with the input rows; times/mags hold finite pairs only."""
+    """A validated request: arrays aligned with the input rows; the curves (with each star's period
+    and epoch_g) hold (time, mag) pairs without a missing value only."""
 
     source_id: np.ndarray  # int64
     type_key: np.ndarray  # object: 'rrab', 'rrc' or '' (unknown)
-    period: np.ndarray  # float64
-    epoch_g: np.ndarray  # float64
-    times: list[np.ndarray]
-    mags: list[np.ndarray]
-    n_epochs: np.ndarray  # int64, finite (time, mag) pairs
+    curves: LightCurves
     reason: np.ndarray  # object, '' where the star is fine so far
     n_duplicates: np.ndarray | None = None  # int64, exactly repeated epochs dropped per star
 
     def __len__(self) -> int:
         return len(self.source_id)
+
+    @property
+    def period(self) -> np.ndarray:
+        return self.curves.period
+
+    @property
+    def epoch_g(self) -> np.ndarray:
+        return self.curves.epoch
+
+    @property
+    def n_epochs(self) -> np.ndarray:
+        """(time, mag) pairs per star, int64."""
+        return self.curves.counts
 
 
 def _as_curve(value) -> np.ndarray | None:
@@ -114,31 +127,28 @@ def parse_request(df: pd.DataFrame, bounds: sanity.Bounds | None = None) -> Requ
     for i, (t_cell, m_cell) in enumerate(zip(df["time"].to_numpy(object), df["mag"].to_numpy(object))):
         t, m = _as_curve(t_cell), _as_curve(m_cell)
         if t is None or m is None or t.shape != m.shape:
-            reason[i] = "invalid_input"
+            reason[i] = R.INVALID_INPUT.code
             times.append(empty)
             mags.append(empty)
             continue
         times.append(t)
         mags.append(m)
-    period = _numbers(df, "period")
+    curves = LightCurves.from_lists(times, mags, _numbers(df, "period"), _numbers(df, "epoch_g"))
     # NaN epochs are dropped (as in training), exact repeats dropped and counted, impossible values
     # give the star a reason: one implementation for predict and serve (serving/sanity.py)
-    checked = sanity.screen(ids, period, times, mags, bounds or sanity.Bounds())
-    times, mags = checked.times, checked.mags
-    n_epochs = np.fromiter((len(t) for t in times), dtype=np.int64, count=n)
+    checked = sanity.screen(ids, curves, bounds or sanity.Bounds())
+    n_epochs = checked.curves.counts
     reason = np.where(reason == "", checked.reason, reason)
-    reason[(reason == "") & (n_epochs == 0)] = "invalid_input"
+    reason[(reason == "") & (n_epochs == 0)] = R.INVALID_INPUT.code
 
     # the spelling rrlfeh predict reads vari_rrlyrae with: both answer 'RRAB', ' rrab ' alike
     type_key = np.array(
         [TYPE_KEYS.get(schema.canonical_type(t), "") if isinstance(t, str) else "" for t in df["type"]],
         dtype=object,
     )
-    reason[(reason == "") & (type_key == "")] = "unknown_type"
-    return Request(
-        source_id=ids, type_key=type_key, period=period, epoch_g=_numbers(df, "epoch_g"),
-        times=times, mags=mags, n_epochs=n_epochs, reason=reason, n_duplicates=checked.n_duplicates,
-    )
+    reason[(reason == "") & (type_key == "")] = R.UNKNOWN_TYPE.code
+    return Request(source_id=ids, type_key=type_key, curves=checked.curves, reason=reason,
+                   n_duplicates=checked.n_duplicates)
 
 
 def build_output(req: Request, feh: np.ndarray, feh_error: np.ndarray, feh_std: np.ndarray,
@@ -167,9 +177,10 @@ def model_input_from_tables(vari: pd.DataFrame, epochs: pd.DataFrame) -> pd.Data
     """
     vari = schema.conform(vari, "vari_rrlyrae")
     sid = vari["source_id"].to_numpy(np.int64)
-    ids, times, mags = clean_curves(schema.conform(epochs, "epoch_photometry"), np.unique(sid))
-    at = np.searchsorted(ids, sid)
-    has = isin_sorted(sid, ids)
+    found = clean_curves(schema.conform(epochs, "epoch_photometry"), np.unique(sid))
+    at = np.searchsorted(found.source_id, sid)
+    has = isin_sorted(sid, found.source_id)
+    times, mags = found.times(), found.mags()
     return pd.DataFrame({
         "source_id": sid,
         "type": vari["best_classification"].fillna("").astype(str).to_numpy(object),

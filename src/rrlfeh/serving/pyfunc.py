@@ -9,7 +9,6 @@ and out_of_range names what lies outside the training stars (model.applicability
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rrlfeh.config.serving import PredictConfig
+from rrlfeh.core import reasons as R
 from rrlfeh.serving import payload, sanity
 
 # The PredictConfig fields the model itself uses: logged as its model_config.
@@ -100,7 +100,7 @@ def load_type_model(folder: Path, ensemble_size: int) -> TypeModel:
 
 def preprocess_kwargs(preprocess_cfg: dict, n_points: int, min_epochs: int,
                       where: str = "manifest") -> dict[str, Any]:
-    """Keyword arguments of preprocess_arrays from the manifest's preprocess config.
+    """The fields of features.tensors.CurveOptions from the manifest's preprocess config.
 
     The manifest stores the curve options as training used them, and serving takes them as they
     are: a key preprocessing needs that is missing, or a key no preprocessing config has (a
@@ -112,10 +112,10 @@ def preprocess_kwargs(preprocess_cfg: dict, n_points: int, min_epochs: int,
 
     from rrlfeh.config.preprocess import PreprocessConfig
     from rrlfeh.errors import DataError
-    from rrlfeh.features.tensors import preprocess_arrays
+    from rrlfeh.features.tensors import CurveOptions
 
     known = {f.name for f in dataclasses.fields(PreprocessConfig)}
-    needed = (set(inspect.signature(preprocess_arrays).parameters) & known) - {"n_points"}
+    needed = ({f.name for f in dataclasses.fields(CurveOptions)} & known) - {"n_points"}
     unknown, missing = sorted(set(preprocess_cfg) - known), sorted(needed - set(preprocess_cfg))
     problems = [f"unknown {unknown}"] * bool(unknown) + [f"missing {missing}"] * bool(missing)
     if problems:
@@ -143,7 +143,7 @@ class FehModel(mlflow.pyfunc.PythonModel):
         self.extra_error_out_of_range = float(cfg["extra_error_out_of_range"])
         self.bounds = sanity.Bounds.of(cfg)  # what an impossible star is (shared with rrlfeh predict)
         self.types: dict[str, TypeModel] = {}
-        self.curve_options: dict[str, dict] = {}  # preprocess_arrays keywords per type
+        self.curve_options: dict[str, dict] = {}  # CurveOptions fields per type
         for path in context.artifacts.values():  # one folder per type: manifest + fold models
             tm = load_type_model(Path(path), int(cfg["ensemble_size"]))
             if cfg["warmup"]:
@@ -154,7 +154,7 @@ class FehModel(mlflow.pyfunc.PythonModel):
                 where=f"model type {tm.key} ({Path(path).name}/manifest.json)")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        from rrlfeh.features.tensors import preprocess_arrays
+        from rrlfeh.features.tensors import preprocess_curves
         from rrlfeh.model.applicability import feh_error as feh_error_of
         from rrlfeh.model.applicability import out_of_range_reasons
 
@@ -170,13 +170,12 @@ class FehModel(mlflow.pyfunc.PythonModel):
         n_epochs = req.n_epochs.copy()
         reason = req.reason.copy()
         oor = np.full(n, "", dtype=object)
-        reason[(reason == "") & ~np.isin(req.type_key, list(self.types))] = "unknown_type"
+        reason[(reason == "") & ~np.isin(req.type_key, list(self.types))] = R.UNKNOWN_TYPE.code
         for key, tm in self.types.items():
             idx = np.flatnonzero((req.type_key == key) & (reason == ""))
             if idx.size == 0:
                 continue
-            res = preprocess_arrays([req.times[i] for i in idx], [req.mags[i] for i in idx],
-                                    req.period[idx], req.epoch_g[idx], **self.curve_options[key])
+            res = preprocess_curves(req.curves.take(idx), self.curve_options[key])
             ok = np.asarray(res.ok, dtype=bool)
             reason[idx] = np.where(ok, "", np.asarray(res.reason, dtype=object))
             n_epochs[idx] = np.asarray(res.n_epochs, dtype=np.int64)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from rrlfeh import tracking
 from rrlfeh.config import Params
+from rrlfeh.config.loader import to_dict
 from rrlfeh.config.serving import RegisterConfig
 from rrlfeh.errors import DataError, RRLFehError
 from rrlfeh.serving import gate
@@ -108,21 +109,35 @@ def _set_champion(client, name: str, version: str, history: list[str]) -> None:
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps([*history, str(version)]))
 
 
-def _record_gate(client, name: str, version: str, manifests: dict, challenger: dict,
-                 champion: dict | None, champ, promoted: bool, reason: str, run_id: str) -> str:
+@dataclasses.dataclass(frozen=True)
+class GateOutcome:
+    """The gate's verdict on a challenger, with the scores it was decided on."""
+
+    challenger: dict[str, dict]  # per type: gate.score of the new version
+    champion: dict[str, dict] | None  # the same of the champion; None without one
+    champ: object | None  # the champion's ModelVersion (None without one)
+    promoted: bool
+    reason: str
+
+
+def _record_gate(client, name: str, version: str, manifests: dict, outcome: GateOutcome,
+                 run_id: str) -> str:
     """The decision and its numbers on the run (metrics) and on the version (tags, description)."""
     import mlflow
 
+    promoted, reason, champ = outcome.promoted, outcome.reason, outcome.champ
     decision = "promoted" if promoted else "kept_challenger"
     tags = {"gate.decision": decision, "gate.reason": reason, "gate.time": _now(),
             "mlflow_run_id": run_id, "git_commit": tracking.git_commit()}
-    for t, m in challenger.items():
+    for t, m in outcome.challenger.items():
         mlflow.log_metrics({f"challenger_{k}_{t}": v for k, v in m.items()
                             if isinstance(v, (int, float))})
         tags |= {f"gate.wrmse.{t}": str(m["wrmse"]), f"gate.digest.{t}": m["digest"],
                  f"data_md5.{t}": str(manifests[t].get("data_md5"))}
-    for t, m in (champion or {}).items():
-        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"])
+    for t, m in (outcome.champion or {}).items():
+        # the champion's scores belong to its own logged model (a version logged by MLflow 2 has
+        # none: the active one, the challenger's, takes them)
+        mlflow.log_metric(f"champion_wrmse_{t}", m["wrmse"], model_id=tracking.version_model_id(champ))
     if champ is not None:
         tags["gate.champion_version"] = str(champ.version)  # what it was compared with
         if promoted:
@@ -152,15 +167,16 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
     # one real test star per type: the logged example MLflow checks the model against
     example = pd.concat([s.inputs.head(1) for s in sets.values()], ignore_index=True)
     inputs = {f"models_{t}": models_dir / t for t in manifests} | {"clean": clean_dir}
-    run_params = {"register": dataclasses.asdict(cfg), "predict": model_config(params.predict),
+    run_params = {"register": to_dict(cfg), "predict": model_config(params.predict),
                   "preprocess": {"kde_alpha": params.preprocess.kde_alpha,
                                  "kde_max_weight": params.preprocess.kde_max_weight}}
     # lineage: the train runs that produced the fold models
     tags = {"stage": "register"} | {f"train_run.{t}": str(m.get("mlflow_run_id"))
                                     for t, m in manifests.items()}
     with tracking.stage_run(EXPERIMENT, "register", params=run_params, inputs=inputs, tags=tags) as run, \
-            _without_warmup():
+            _without_warmup(), contextlib.ExitStack() as stack:
         info = log_model(manifests, models_dir, params.predict, example)
+        stack.enter_context(tracking.linked_model(info.model_id))  # the gate's metrics are this model's
         client = _client(create=True)
         version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_registered_model_alias(name, CHALLENGER, version)
@@ -170,8 +186,8 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
         champion, rescored = (None, {}) if champ is None else _champion_scores(client, name, sets, champ)
         promoted, reason = gate.decide(challenger, champion, cfg.tolerance, unchanged,
                                        None if champ is None else str(champ.version))
-        decision = _record_gate(client, name, version, manifests, challenger, champion, champ,
-                                promoted, reason, run.info.run_id)
+        outcome = GateOutcome(challenger, champion, champ, promoted, reason)
+        decision = _record_gate(client, name, version, manifests, outcome, run.info.run_id)
         if promoted:
             _set_champion(client, name, version, _history(client, name))
     result = {
@@ -182,8 +198,9 @@ def run_register(params: Params, models_dir: Path, processed_dir: Path, clean_di
         "aliases": sorted(client.get_model_version(name, version).aliases),
         "challenger_metrics": challenger, "champion_metrics": champion,
         "champion_rescored": rescored,
-        # the train stage's score of the same test split from its tensors: a large gap to the
-        # end-to-end challenger_metrics would mean training and serving preprocess differently
+        # the train stage's score of the same test split from its tensors, with the same weights
+        # (gate.test_weights): a large gap to the end-to-end challenger_metrics means training
+        # and serving preprocess differently (~1e-8 comes from the npz's float32 labels)
         "train_stage_test_metrics": {t: m.get("test_metrics") for t, m in manifests.items()},
     }
     out_path = Path(out_path)

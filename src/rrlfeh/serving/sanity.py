@@ -5,8 +5,10 @@ A star is impossible, and gets a reason instead of an estimate, when
   time_outside_window   an epoch time is infinite or outside `time_window` (BJD(TCB) - 2455197.5 d:
                         JD or MJD times, or times in seconds, land there, far from any Gaia span)
   mag_outside_range     a G magnitude is infinite or outside `mag_range`
-  duplicate_transits    two epochs at the same time with different magnitudes
-  bad_period            the period is not finite or outside `period_range` (days)
+  conflicting_epochs    two epochs at the same time with different magnitudes
+  period_outside_range  a finite, positive period outside `period_range` (days; missing or <= 0 is
+                        the model's own bad_period)
+(the codes: rrlfeh.core.reasons, with every other reject reason)
 NaN is a missing value (the epoch is dropped, as training did); an epoch repeated exactly (same
 time, same magnitude: a row concatenated twice) is dropped and counted, so it is never counted
 twice. `clean` treats exactly repeated rows the same way (quality/cuts.py).
@@ -18,18 +20,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rrlfeh.config.serving import PredictConfig
+from rrlfeh.core import reasons as R
+from rrlfeh.core.ragged import LightCurves
+
 SOURCE_ID_MAX = 2**63 - 1
-REASONS = ("bad_source_id", "time_outside_window", "mag_outside_range", "duplicate_transits",
-           "bad_period")
+REASONS = R.codes(R.BAD_SOURCE_ID, R.TIME_OUTSIDE_WINDOW, R.MAG_OUTSIDE_RANGE, R.CONFLICTING_EPOCHS,
+                  R.PERIOD_OUTSIDE_RANGE)
+
+
+_DEFAULTS = PredictConfig()  # the one home of the ranges' defaults (and of why they are what they are)
 
 
 @dataclass(frozen=True)
 class Bounds:
     """The accepted ranges (params.yaml `predict`; the served model's model_config)."""
 
-    time_window: tuple[float, float] = (1500.0, 4000.0)  # DR3 1666-2704 and DR4-like spans (to 3672)
-    period_range: tuple[float, float] = (0.1, 1.5)  # days; RR Lyrae pulsate in 0.2-1.2 d
-    mag_range: tuple[float, float] = (1.0, 25.0)  # G; validate.mag_max is 25 too
+    time_window: tuple[float, float] = tuple(_DEFAULTS.time_window)
+    period_range: tuple[float, float] = tuple(_DEFAULTS.period_range)
+    mag_range: tuple[float, float] = tuple(_DEFAULTS.mag_range)
 
     @classmethod
     def of(cls, cfg) -> Bounds:
@@ -45,20 +54,14 @@ class Screened:
     """The stars after screening: curves without missing or exactly repeated epochs, and per star
     the reason ('' when the star is possible) and the number of repeated epochs dropped."""
 
-    times: list[np.ndarray]
-    mags: list[np.ndarray]
+    curves: LightCurves
     reason: np.ndarray  # object
     n_duplicates: np.ndarray  # int64
 
 
-def screen(source_id, period, times: list[np.ndarray], mags: list[np.ndarray],
-           bounds: Bounds = Bounds()) -> Screened:
-    """Judge every star (vectorized over the concatenated epochs: ~1 us per epoch)."""
-    n = len(times)
-    lengths = np.fromiter((len(t) for t in times), dtype=np.int64, count=n)
-    star = np.repeat(np.arange(n), lengths)
-    t = np.concatenate(times).astype(np.float64, copy=False) if n else np.empty(0)
-    m = np.concatenate(mags).astype(np.float64, copy=False) if n else np.empty(0)
+def screen(source_id, curves: LightCurves, bounds: Bounds = Bounds()) -> Screened:
+    """Judge every star (vectorized over the batch's epochs: ~1 us per epoch)."""
+    n, star, t, m = len(curves), curves.star, curves.time, curves.mag
     with np.errstate(invalid="ignore"):
         lo, hi = bounds.time_window
         bad_t = np.isinf(t) | (t < lo) | (t > hi)
@@ -75,30 +78,20 @@ def screen(source_id, period, times: list[np.ndarray], mags: list[np.ndarray],
     drop[order[1:][repeat]] = True
     keep &= ~drop
 
-    def per_star(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(star[mask], minlength=n)
-
     reason = np.full(n, "", dtype=object)
     sid = np.asarray(source_id)
     with np.errstate(invalid="ignore"):
-        p = np.asarray(period, dtype=np.float64)
+        p = curves.period
         lo, hi = bounds.period_range
         checks = [
-            ("bad_source_id", ~((sid > 0) & (sid <= SOURCE_ID_MAX))),
-            ("time_outside_window", per_star(bad_t) > 0),
-            ("mag_outside_range", per_star(bad_m) > 0),
-            ("duplicate_transits", np.bincount(s_o[1:][conflict], minlength=n) > 0),
+            (R.BAD_SOURCE_ID.code, ~((sid > 0) & (sid <= SOURCE_ID_MAX))),
+            (R.TIME_OUTSIDE_WINDOW.code, curves.per_star(bad_t) > 0),
+            (R.MAG_OUTSIDE_RANGE.code, curves.per_star(bad_m) > 0),
+            (R.CONFLICTING_EPOCHS.code, np.bincount(s_o[1:][conflict], minlength=n) > 0),
             # NaN and <= 0 are the preprocessing's own bad_period; beyond the physical range too
-            ("bad_period", np.isfinite(p) & (p > 0) & ((p < lo) | (p > hi))),
+            (R.PERIOD_OUTSIDE_RANGE.code, np.isfinite(p) & (p > 0) & ((p < lo) | (p > hi))),
         ]
     for code, failed in checks:
         reason[(reason == "") & np.asarray(failed, dtype=bool)] = code
-    n_dup = per_star(drop)
-    out_t, out_m = list(times), list(mags)
-    cut = per_star(~keep)
-    if cut.any():
-        starts = np.r_[0, np.cumsum(lengths)[:-1]]
-        for i in np.flatnonzero(cut):
-            sl = slice(starts[i], starts[i] + lengths[i])
-            out_t[i], out_m[i] = t[sl][keep[sl]], m[sl][keep[sl]]
-    return Screened(out_t, out_m, reason, n_dup.astype(np.int64))
+    n_dup = curves.per_star(drop)
+    return Screened(curves.select(keep), reason, n_dup.astype(np.int64))

@@ -8,17 +8,22 @@ leaves either in the catalogue or in the rejects table with one reason:
   not_in_vari_rrlyrae  epoch photometry of a star the vari_rrlyrae table does not have
   unreadable_epoch_file  the star's per-source epoch file (archive zip member) was unusable
   <sanity reason>      an impossible star (serving/sanity.py: bad_source_id, time_outside_window,
-                       mag_outside_range, duplicate_transits, bad_period), before the model
+                       mag_outside_range, conflicting_epochs, period_outside_range), before the model
   <model reason>       the model's own per-star verdict (unknown_type, bad_period, invalid_input,
                        few_epochs, ...: serving/payload.py)
+Every code, with what it tests: rrlfeh.core.reasons.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
 
 from rrlfeh.core import curve, schema
+from rrlfeh.core import reasons as R
+from rrlfeh.core.ragged import LightCurves
 from rrlfeh.errors import DataError
 
 STAGE = "predict"
@@ -53,57 +58,68 @@ def chunk_rows(epochs: pd.DataFrame, stars: pd.DataFrame, bounds=None,
     With `bounds` (serving.sanity.Bounds) impossible stars are rejected here with their reason and
     exactly repeated epochs dropped (counted in `tally`), as the served model does: the same
     check, before the model, whatever model version runs. The chunk is not conformed again here
-    (that would cost ~1.6 s per 5,000 stars).
+    (that would cost ~1.6 s per 5,000 stars). Each star is grouped and screened once, in the
+    ragged layout; the model's per-star array cells are cut from it at the end.
     """
     sid = epochs["source_id"].to_numpy()
     seen, rows_per_star = np.unique(sid, return_counts=True)
     known = isin_sorted(seen, stars["source_id"].to_numpy())
-    ids, time, mag = clean_curves(epochs, seen[known])
-    lookup = stars.iloc[np.searchsorted(stars["source_id"].to_numpy(), ids)]  # stars is sorted
-    rows = pd.DataFrame({
-        "source_id": ids.astype("int64"),
-        "type": lookup["type"].to_numpy(dtype=object),
-        "period": lookup["period"].to_numpy(dtype="float64"),
-        "epoch_g": lookup["epoch_g"].to_numpy(dtype="float64"),
-        "time": time, "mag": mag,
-    })
-    rejects = join_rejects(seen, rows_per_star, ids, stars)
-    if bounds is not None and len(rows):
-        rows, impossible = screen_rows(rows, bounds, tally)
+    found = clean_curves(epochs, seen[known])
+    lookup = stars.iloc[np.searchsorted(stars["source_id"].to_numpy(), found.source_id)]  # sorted
+    found = dataclasses.replace(found, period=lookup["period"].to_numpy(dtype="float64"),
+                                epoch=lookup["epoch_g"].to_numpy(dtype="float64"))
+    types = lookup["type"].to_numpy(dtype=object)
+    rejects = join_rejects(seen, rows_per_star, found.source_id, stars)
+    if bounds is not None and len(found):
+        found, types, impossible = screen_curves(found, types, bounds, tally)
         rejects = concat_rejects([rejects, impossible])
-    return rows, rejects, seen
+    return model_rows(found, types), rejects, seen
 
 
-def screen_rows(rows: pd.DataFrame, bounds, tally: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Model input rows -> (the possible stars' rows, repeated epochs dropped; rejects of the rest)."""
+def model_rows(curves: LightCurves, types: np.ndarray) -> pd.DataFrame:
+    """The model's input rows (core.curve.INPUT) of named light curves and their types."""
+    return pd.DataFrame({
+        "source_id": curves.source_id.astype("int64"),
+        "type": types,
+        "period": curves.period,
+        "epoch_g": curves.epoch,
+        "time": _objects(curves.times()), "mag": _objects(curves.mags()),
+    })
+
+
+def screen_curves(curves: LightCurves, types: np.ndarray, bounds, tally: dict | None = None
+                  ) -> tuple[LightCurves, np.ndarray, pd.DataFrame]:
+    """Named light curves -> (the possible stars' curves, repeated epochs dropped; their types;
+    rejects of the rest)."""
     from rrlfeh.serving.sanity import screen
 
-    checked = screen(rows["source_id"].to_numpy(), rows["period"].to_numpy(),
-                     list(rows["time"]), list(rows["mag"]), bounds)
+    checked = screen(curves.source_id, curves, bounds)
     bad = checked.reason != ""
     if tally is not None:
         tally["duplicate_epochs_dropped"] = tally.get("duplicate_epochs_dropped", 0) + int(
             checked.n_duplicates.sum())
         tally["stars_with_duplicate_epochs"] = tally.get("stars_with_duplicate_epochs", 0) + int(
             (checked.n_duplicates > 0).sum())
-    rejects = _rejects(rows["source_id"].to_numpy()[bad], checked.reason[bad],
-                       _screen_detail(rows[bad], checked.reason[bad], bounds))
-    out = rows.assign(time=_objects(checked.times), mag=_objects(checked.mags))
-    return out[~bad].reset_index(drop=True), rejects
+    rejects = _rejects(curves.source_id[bad], checked.reason[bad],
+                       _screen_detail(curves.take(np.flatnonzero(bad)), checked.reason[bad], bounds))
+    good = np.flatnonzero(~bad)
+    return checked.curves.take(good), types[good], rejects
 
 
-def _screen_detail(rows: pd.DataFrame, reason: np.ndarray, bounds) -> np.ndarray:
-    """What was impossible, in a few words (the reject's detail)."""
+def _screen_detail(curves: LightCurves, reason: np.ndarray, bounds) -> np.ndarray:
+    """What was impossible, in a few words (the reject's detail), from the curves as they came."""
     what = {
-        "bad_source_id": lambda r: f"source_id={r.source_id}",
-        "time_outside_window": lambda r: (f"times {np.nanmin(r.time):.6g}..{np.nanmax(r.time):.6g}; "
-                                          f"accepted {list(bounds.time_window)} (BJD(TCB)-2455197.5)"),
-        "mag_outside_range": lambda r: (f"mags {np.nanmin(r.mag):.4g}..{np.nanmax(r.mag):.4g}; "
-                                        f"accepted {list(bounds.mag_range)}"),
-        "duplicate_transits": lambda r: "epochs at the same time with different magnitudes",
-        "bad_period": lambda r: f"period={r.period:.6g} d; accepted {list(bounds.period_range)}",
+        R.BAD_SOURCE_ID.code: lambda sid, t, m, p: f"source_id={sid}",
+        R.TIME_OUTSIDE_WINDOW.code: lambda sid, t, m, p: (
+            f"times {np.nanmin(t):.6g}..{np.nanmax(t):.6g}; "
+            f"accepted {list(bounds.time_window)} (BJD(TCB)-2455197.5)"),
+        R.MAG_OUTSIDE_RANGE.code: lambda sid, t, m, p: (f"mags {np.nanmin(m):.4g}..{np.nanmax(m):.4g}; "
+                                                   f"accepted {list(bounds.mag_range)}"),
+        R.CONFLICTING_EPOCHS.code: lambda sid, t, m, p: "epochs at the same time with different magnitudes",
+        R.PERIOD_OUTSIDE_RANGE.code: lambda sid, t, m, p: f"period={p:.6g} d; accepted {list(bounds.period_range)}",
     }
-    return np.asarray([what[c](r) for r, c in zip(rows.itertuples(), reason)], dtype=object)
+    parts = zip(curves.source_id.tolist(), curves.times(), curves.mags(), curves.period, reason)
+    return np.asarray([what[c](sid, t, m, p) for sid, t, m, p, c in parts], dtype=object)
 
 
 def _objects(parts: list) -> np.ndarray:
@@ -113,9 +129,9 @@ def _objects(parts: list) -> np.ndarray:
     return out
 
 
-def clean_curves(epochs: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Conformed epoch rows -> (source_ids, times, mags) of the stars of `ids` (sorted) that have
-    clean epochs; times and mags are object arrays of one float64 array per star.
+def clean_curves(epochs: pd.DataFrame, ids: np.ndarray) -> LightCurves:
+    """Conformed epoch rows -> the light curves (named by source_id, ascending) of the stars of
+    `ids` (sorted) that have clean epochs; period and epoch are left unknown (NaN).
 
     What goes in is what training used: the contract's usable epochs (core.curve: G transits not
     rejected_by_variability with a time and magnitude; an infinity is left to the sanity check),
@@ -126,8 +142,9 @@ def clean_curves(epochs: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.
     s, t, m = sid[use], epochs["time"].to_numpy()[use], epochs["mag"].to_numpy()[use]
     order = np.lexsort((t, s))
     s, t, m = s[order], t[order], m[order]
-    uniq, start = np.unique(s, return_index=True)
-    return uniq, _split(t, start), _split(m, start)
+    uniq, counts = np.unique(s, return_counts=True)
+    curves = LightCurves.from_counts(counts, t, m)
+    return dataclasses.replace(curves, source_id=uniq.astype("int64"))
 
 
 def join_rejects(seen: np.ndarray, rows_per_star: np.ndarray, sent: np.ndarray,
@@ -138,9 +155,9 @@ def join_rejects(seen: np.ndarray, rows_per_star: np.ndarray, sent: np.ndarray,
     known = isin_sorted(seen, stars["source_id"].to_numpy())
     no_g = seen[known & ~np.isin(seen, sent)]
     return concat_rejects([
-        _rejects(seen[~known], "not_in_vari_rrlyrae",
+        _rejects(seen[~known], R.NOT_IN_VARI_RRLYRAE.code,
                  np.char.add(np.asarray(rows_per_star)[~known].astype(str), " epoch rows")),
-        _rejects(no_g, "no_clean_g_epochs",
+        _rejects(no_g, R.NO_CLEAN_G_EPOCHS.code,
                  "no G transit with rejected_by_variability=false and a finite mag"),
     ])
 
@@ -175,7 +192,7 @@ def missing_stars(stars: pd.DataFrame, seen: np.ndarray, issues: list = ()) -> p
     missing = ids[~isin_sorted(ids, np.unique(seen))]
     notes = {i.source_id: i.reason for i in issues if not i.unreadable}
     detail = [notes.get(int(s), "no epoch photometry rows for this source_id") for s in missing]
-    return _rejects(missing, "no_epochs", np.asarray(detail, dtype=object))
+    return _rejects(missing, R.NO_EPOCHS.code, np.asarray(detail, dtype=object))
 
 
 def assemble(predicted: pd.DataFrame, stars: pd.DataFrame,
@@ -227,7 +244,7 @@ def issue_rejects(issues: list) -> tuple[pd.DataFrame, np.ndarray]:
     failed = [i for i in issues if i.source_id is not None and i.unreadable]
     ids = [i.source_id for i in failed]
     details = [i.reason if i.reason.startswith(i.file) else f"{i.file}: {i.reason}" for i in failed]
-    return (_rejects(ids, "unreadable_epoch_file", np.asarray(details, dtype=object)),
+    return (_rejects(ids, R.UNREADABLE_EPOCH_FILE.code, np.asarray(details, dtype=object)),
             np.asarray(ids, dtype="int64"))
 
 
@@ -252,11 +269,3 @@ def isin_sorted(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     pos = np.searchsorted(sorted_ref, values).clip(max=len(sorted_ref) - 1)
     return sorted_ref[pos] == values
-
-
-def _split(values: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Concatenated per-star values -> an object array of per-star float64 arrays."""
-    out = np.empty(len(start), dtype=object)
-    for i, part in enumerate(np.split(values.astype("float64"), start[1:]) if len(start) else []):
-        out[i] = part  # item by item: equal-length parts would otherwise broadcast into 2-D
-    return out

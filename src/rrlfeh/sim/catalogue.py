@@ -8,19 +8,14 @@ import numpy as np
 
 from rrlfeh.config.simulate import Fitting
 from rrlfeh.core.fourier import fit_fourier, harmonics_for, summarize
+from rrlfeh.core.ragged import LightCurves
 
 
-def sos_columns(
-    counts: np.ndarray,
-    time: np.ndarray,
-    mag: np.ndarray,
-    sigma: np.ndarray,
-    period: np.ndarray,
-    cfg: Fitting,
-) -> dict[str, np.ndarray]:
-    """Catalogue columns per star from its clean epochs (flat arrays grouped by star)."""
+def sos_columns(curves: LightCurves, cfg: Fitting) -> dict[str, np.ndarray]:
+    """Catalogue columns per star from its clean epochs (with their errors, at the known periods)."""
+    counts = curves.counts
     n_harm = np.maximum(harmonics_for(counts, cfg.catalogue_harmonics, cfg.epochs_per_parameter), 1)
-    fit = fit_fourier(counts, time, mag, sigma, period, n_harm, cfg.chunk_stars)
+    fit = fit_fourier(curves, n_harm, cfg.chunk_stars)
     curve = summarize(fit, cfg.grid_points, cfg.chunk_stars)
     return {
         "epoch_g": curve.time_max_light,

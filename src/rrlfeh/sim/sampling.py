@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rrlfeh.config.simulate import Noise, Sampling
+from rrlfeh.core.ragged import star_index, starts_of
 
 LN10_OVER_2_5 = np.log(10.0) / 2.5
 
@@ -30,7 +31,7 @@ def transit_times(rng: np.random.Generator, counts: np.ndarray, cfg: Sampling) -
         return np.zeros(0)
     n_vis = int(counts.sum())
     slots = 2 * cfg.max_spins_per_visit
-    star = np.repeat(np.arange(len(counts)), counts)
+    star = star_index(counts)
     spins = rng.integers(1, cfg.max_spins_per_visit + 1, size=n_vis)
     two_fov = rng.random((n_vis, cfg.max_spins_per_visit)) < cfg.second_fov_probability
     # slot (spin s, fov f) of a visit holds a transit if s < spins and (f == 0 or two_fov[s])
@@ -39,9 +40,8 @@ def transit_times(rng: np.random.Generator, counts: np.ndarray, cfg: Sampling) -
                      (s_idx[None, :] < spins[:, None]) & two_fov], axis=2)  # (visit, spin, fov)
     per_visit = used.reshape(n_vis, slots).sum(axis=1)
     # Transits already taken by the star's earlier visits; a visit is kept while that is < count.
-    first_visit = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    before = np.cumsum(per_visit) - per_visit
-    before -= np.repeat(before[first_visit], counts)
+    before = starts_of(per_visit)
+    before -= np.repeat(before[starts_of(counts)], counts)
     keep = before < counts[star]
     used, star = used[keep], star[keep]
     span_end = cfg.time_end - cfg.max_spins_per_visit * cfg.spin_interval - cfg.fov_interval
@@ -49,7 +49,7 @@ def transit_times(rng: np.random.Generator, counts: np.ndarray, cfg: Sampling) -
     offsets = s_idx[:, None] * cfg.spin_interval + np.array([0.0, cfg.fov_interval])[None, :]
     t_flat = (start[:, None, None] + offsets[None, :, :])[used]
     s_flat = np.repeat(star, used.reshape(len(star), slots).sum(axis=1))  # grouped by star
-    star_start = np.concatenate([[0], np.cumsum(np.bincount(s_flat, minlength=len(counts)))[:-1]])
+    star_start = starts_of(np.bincount(s_flat, minlength=len(counts)))
     take = np.arange(len(s_flat)) - star_start[s_flat] < counts[s_flat]
     t_flat, s_flat = t_flat[take], s_flat[take]
     return t_flat[np.lexsort((t_flat, s_flat))]

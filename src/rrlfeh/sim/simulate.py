@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from rrlfeh.config.data import SimulateConfig
 from rrlfeh.core import schema
+from rrlfeh.core.ragged import LightCurves, offsets_of, star_index
 from rrlfeh.sim.catalogue import sos_columns
 from rrlfeh.core.fourier import cosine_series, fit_fourier, harmonics_for
 from rrlfeh.sim.oracle import oracle_feh
@@ -45,7 +46,13 @@ class Observed:
 
     @property
     def star(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self.counts)), self.counts)
+        return star_index(self.counts)
+
+    def clean_curves(self) -> LightCurves:
+        """The transits not flagged, with their reported errors, at the true periods."""
+        every = LightCurves.from_counts(self.counts, self.time, self.mag, self.pop.period,
+                                        error=self.sigma)
+        return every.select(~self.flagged)
 
 
 def light_curve(pop: Population, g0: np.ndarray, star: np.ndarray, time: np.ndarray,
@@ -80,7 +87,7 @@ def observe(rng: np.random.Generator, pop: Population, cfg: SimulateConfig) -> O
     g0 = np.clip(s.g0_mean + s.g0_sd * rng.standard_normal(n), s.g0_min, s.g0_max)
     counts = epoch_counts(rng, n, s)
     time = transit_times(rng, counts, s)
-    star = np.repeat(np.arange(n), counts)
+    star = star_index(counts)
     t0 = 0.5 * (s.time_start + s.time_end)  # any epoch would do: phi_1 is uniform
     shift, scale = _jitter(rng, s, star, n)
     model = light_curve(pop, g0, star, time, t0, shift, scale)
@@ -99,15 +106,13 @@ def observe(rng: np.random.Generator, pop: Population, cfg: SimulateConfig) -> O
 
 def derived_columns(obs: Observed, cfg: SimulateConfig) -> tuple[dict, np.ndarray]:
     """SOS-like catalogue columns and the oracle [Fe/H], both from fits of the clean G epochs."""
-    clean = ~obs.flagged
-    counts = np.bincount(obs.star[clean], minlength=len(obs.counts))
-    args = (counts, obs.time[clean], obs.mag[clean], obs.sigma[clean], obs.pop.period)
-    cat = sos_columns(*args, cfg.fitting)
+    clean = obs.clean_curves()
+    cat = sos_columns(clean, cfg.fitting)
     kind, f = obs.pop.kind, cfg.fitting
     if kind == "RRd":
-        return cat, np.full(len(counts), np.nan)
+        return cat, np.full(len(clean), np.nan)
     k_max = f.oracle_harmonics_rrab if kind == "RRab" else f.oracle_harmonics_rrc
-    fit = fit_fourier(*args, harmonics_for(counts, k_max, f.epochs_per_parameter), f.chunk_stars)
+    fit = fit_fourier(clean, harmonics_for(clean.counts, k_max, f.epochs_per_parameter), f.chunk_stars)
     relation = cfg.rrab.relation if kind == "RRab" else cfg.rrc.relation
     return cat, oracle_feh(kind, fit, relation)
 
@@ -208,7 +213,7 @@ def simulate_tables(cfg: SimulateConfig, seed: int) -> dict[str, pd.DataFrame]:
         obs.append(o)
     sizes_drawn = [len(o.pop) for o in obs]
     all_ids = source_ids(np.random.default_rng([seed, STREAMS["ids"]]), sum(sizes_drawn))
-    ids = np.split(all_ids, np.cumsum(sizes_drawn)[:-1])
+    ids = np.split(all_ids, offsets_of(sizes_drawn)[1:-1])
     for o, sid in zip(obs, ids):
         cat, oracle = derived_columns(o, cfg)
         pop = o.pop

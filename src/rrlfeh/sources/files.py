@@ -19,6 +19,7 @@ import pandas as pd
 
 from rrlfeh.config.data import FilesConfig
 from rrlfeh.config.loader import ConfigError
+from rrlfeh.core import reasons as R
 from rrlfeh.core import schema
 from rrlfeh.core.epoch_stream import EpochIssue, EpochSink, is_epoch_file, iter_epoch_batches
 from rrlfeh.core.formats import format_of, read_table_file
@@ -136,13 +137,14 @@ def read_archive_files(cfg: FilesConfig, write_epochs: EpochSink,
     if failed and not len(written):
         raise DataError(f"no epoch file could be read, e.g. {failed[0].file}: {failed[0].reason}")
     # a star without epochs gets its file's failure, or what else its zip held (other products)
-    reasons = {i.source_id: i.reason for i in issues if i.source_id is not None}
+    reasons = {i.source_id: R.tagged(R.UNREADABLE_EPOCH_FILE if i.unreadable else R.NO_EPOCHS, i.reason)
+               for i in issues if i.source_id is not None}
     report = {
         "source": "files",
         "files": {"vari_rrlyrae": cfg.vari_rrlyrae, "epoch_photometry": list(cfg.epoch_photometry),
                   "labels": cfg.labels or None},
         **reconcile_ids(star_ids, received, written, reasons,
-                        default_reason="no epoch rows in the files"),
+                        default_reason=R.tagged(R.NO_EPOCHS, "no epoch rows in the files")),
         "unreadable_files": [f"{i.file}: {i.reason}" for i in failed if i.source_id is None],
     }
     tables = {"vari_rrlyrae": vari}

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from rrlfeh.config.data import GaiaConfig
+from rrlfeh.core import reasons as R
 from rrlfeh.core import schema
 from rrlfeh.sources.adql import SYNC_ROW_LIMIT, vari_query
 from rrlfeh.sources.archive_batches import BatchStore
@@ -32,7 +33,8 @@ from rrlfeh.sources.reconcile import reconcile_ids
 from rrlfeh.errors import DataError
 
 log = logging.getLogger(__name__)
-NOT_RETURNED = "not returned by the archive (no file for this id in the DataLink answer)"
+NOT_RETURNED = R.tagged(
+    R.NO_EPOCHS, "not returned by the archive (no file for this id in the DataLink answer)")
 
 
 def extract_from_archive(cfg: GaiaConfig, work_dir: Path,
@@ -71,7 +73,7 @@ def extract_from_archive(cfg: GaiaConfig, work_dir: Path,
     if resumed:
         log.info("%d of %d DataLink batches were already saved (resumed)", resumed, len(batches))
     written, records = _write_batches(store, len(batches), write_epochs)
-    reasons = {int(sid): reason for r in records for sid, reason in r["issues"].items()}
+    reasons = _unreadable(records)
     received = [int(i) for r in records for i in r["received"]]
     report = {
         "source": "gaia",
@@ -95,6 +97,13 @@ def extract_from_archive(cfg: GaiaConfig, work_dir: Path,
     else:
         tables["labels"], report["labels"] = schema.empty("labels"), None
     return tables, report
+
+
+def _unreadable(records: list[dict]) -> dict[int, str]:
+    """Each star id whose file a batch could not read, with its tagged reason (a batch record's
+    issues are the unreadable files only)."""
+    return {int(sid): R.tagged(R.UNREADABLE_EPOCH_FILE, why)
+            for r in records for sid, why in r["issues"].items()}
 
 
 def _signature(cfg: GaiaConfig, adql: str) -> dict:

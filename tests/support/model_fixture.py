@@ -5,8 +5,8 @@ Built once per test session (~20 s on an idle 2-core machine): a few hundred Fou
 project's real preprocessing, and two-fold ensembles of a small GRU trained for a few epochs at a
 reduced resolution (n_points 32), written in the trained-artifact layout of the contract.
 
-Use from a test module in tests/integration:
-    from model_fixture import tiny_workspace, register_tiny  # noqa: F401  (fixture + helper)
+The session fixture `tiny_workspace` (tests/conftest.py) builds it; a test uses it as
+    from tests.support.model_fixture import register_tiny
     def test_x(mlflow_store, tiny_workspace):
         result = register_tiny(tiny_workspace)       # registers, becomes champion in a new store
         model = mlflow.pyfunc.load_model("models:/rrl-feh@champion")
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from rrlfeh.config import Params, from_dict, load_params
 from rrlfeh.config.preprocess import PreprocessConfig
@@ -135,7 +134,7 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
     import keras
 
     from rrlfeh.features.tensors import preprocess_arrays
-    from rrlfeh.features.weights import kde_weights
+    from rrlfeh.features.weights import split_weights
     from rrlfeh.model.gru import build_model
     from rrlfeh.model.metrics import regression_metrics
     from rrlfeh.serving.payload import model_input_from_tables
@@ -144,14 +143,14 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
     vari = vari[vari["best_classification"] == {"rrab": "RRab", "rrc": "RRc"}[star_type]]
     rows = model_input_from_tables(vari, data["epoch_photometry"])
     res = preprocess_arrays(list(rows["time"]), list(rows["mag"]), rows["period"].to_numpy(),
-                            rows["epoch_g"].to_numpy(), **cfg.curve_options(star_type))
+                            rows["epoch_g"].to_numpy(), cfg.curve_options(star_type))
     assert res.ok.all(), f"tiny {star_type} curves rejected: {set(res.reason[~res.ok])}"
     y = data["labels"].set_index("source_id").loc[rows["source_id"], "feh"].to_numpy()
     ids = rows["source_id"].to_numpy()
     rng = np.random.default_rng(seed)
     test = rng.random(len(ids)) < 0.2
     dev = np.flatnonzero(~test)
-    w_dev = kde_weights(y[dev], cfg.kde_alpha)
+    w_dev = split_weights(y[dev], [], cfg.kde_alpha, cfg.kde_max_weight)[0]
     np.savez(processed / f"{star_type}.npz", X=res.X, y=y.astype(np.float32),
              w=np.ones(len(y), np.float32), source_id=ids, n_epochs=res.n_epochs.astype(np.int32),
              period=rows["period"].to_numpy(), amplitude=res.amplitude,
@@ -169,7 +168,9 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
                       regression_metrics(y[val], model.predict(res.X[val], verbose=0).ravel(), None)})
     # Test-only calibration: zero weighted mean error of the ensemble on the test split, with the
     # gate's weights. Then wRMSE(shift)^2 = wRMSE(0)^2 + shift^2: every variant(shift) is worse.
-    w_test = kde_weights(y[dev], cfg.kde_alpha, y_eval=y[test])
+    # (float32 labels, as the npz's: the gate weighs with those)
+    w_test = split_weights(y[dev].astype(np.float32), y[test].astype(np.float32), cfg.kde_alpha,
+                           cfg.kde_max_weight)[1]
     pred = np.mean([m.predict(res.X[test], verbose=0).ravel() for m in models], axis=0)
     delta = -float(np.average(pred - y[test], weights=w_test))
     for k, model in enumerate(models):
@@ -208,8 +209,3 @@ def register_tiny(ws: TinyWorkspace, models_dir: Path | None = None, **predict) 
     out = ws.root / "registered.json"
     return run_register(tiny_params(**predict), models_dir or ws.models_dir, ws.processed_dir,
                         ws.clean_dir, out)
-
-
-@pytest.fixture(scope="session")
-def tiny_workspace(tmp_path_factory) -> TinyWorkspace:
-    return build_workspace(tmp_path_factory.mktemp("tiny_rrlfeh"))

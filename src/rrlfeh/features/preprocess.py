@@ -15,6 +15,7 @@ import pandas as pd
 
 from rrlfeh.config.stages import section_values
 from rrlfeh.config.preprocess import PreprocessConfig
+from rrlfeh.core import reasons as R
 from rrlfeh.core import schema
 from rrlfeh.core.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
@@ -22,7 +23,7 @@ from rrlfeh.features import plots
 from rrlfeh.features.batch import COUNT_KEYS, preprocess_batches
 from rrlfeh.features.checks import check_tensors
 from rrlfeh.features.tensors import REASONS, PreprocessResult
-from rrlfeh.features.weights import kde_weights
+from rrlfeh.features.weights import split_weights
 
 TYPE_NAMES = {"rrab": "RRab", "rrc": "RRc"}
 
@@ -57,8 +58,10 @@ def tensor_arrays(
     kept = stars[res.ok]
     y = kept["y"].to_numpy(dtype=np.float64)
     labelled = np.isfinite(y)
-    w = np.ones(len(kept))
-    w[labelled] = kde_weights(y[labelled], kde_alpha, max_weight=kde_max_weight)  # development-set weights, for reporting
+    w = np.ones(len(kept), np.float32)
+    # every labelled star by the KDE of them all (preprocess does not know the test split; train
+    # and register weigh by the development labels alone): the weights plotted in feh_weights.png
+    w[labelled] = split_weights(y[labelled], [], kde_alpha, kde_max_weight)[0]
     return {
         "X": res.X[res.ok],
         "y": y.astype(np.float32),
@@ -78,12 +81,12 @@ def rejected_table(
 ) -> pd.DataFrame:
     """Rejects rows (stage 'preprocess') with the reason and the star's usable epoch count."""
     why = {
-        "bad_period": "period missing or <= 0",
-        "bad_epoch": "epoch_g missing",
-        "few_epochs": f"fewer than {cfg.min_epochs} finite G epochs",
-        "constant_magnitudes": "all G magnitudes equal",
-        "poor_phase_coverage": f"a phase gap wider than {cfg.max_phase_gap}",
-        "spline_failed": "the smoothing spline gave a non-finite or flat curve",
+        R.BAD_PERIOD.code: "period missing or <= 0",
+        R.BAD_EPOCH.code: "epoch_g missing",
+        R.FEW_EPOCHS.code: f"fewer than {cfg.min_epochs} finite G epochs",
+        R.CONSTANT_MAGNITUDES.code: "all G magnitudes equal",
+        R.POOR_PHASE_COVERAGE.code: f"a phase gap wider than {cfg.max_phase_gap}",
+        R.SPLINE_FAILED.code: "the smoothing spline gave a non-finite or flat curve",
     }
     bad = ~res.ok
     reason = pd.Series(res.reason[bad], dtype="string")

@@ -12,11 +12,12 @@ import pytest
 from rrlfeh.config import load_params
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.core import schema
+from rrlfeh.core.reasons import of_stage
 from rrlfeh.core.epoch_stream import iter_parquet_stars
 from rrlfeh.errors import DataError
 from rrlfeh.features.batch import preprocess_batches
-from rrlfeh.features.stage import run_preprocess
-from rrlfeh.features.tensors import preprocess_arrays
+from rrlfeh.features.preprocess import run_preprocess
+from rrlfeh.features.tensors import CurveOptions, preprocess_arrays
 
 CFG = PreprocessConfig(chunk_stars=7, n_jobs=1)
 
@@ -57,7 +58,7 @@ def per_star_reference(vari, epochs, opts):
     lcs = [by_star.get(s, empty) for s in vari["source_id"]]
     period = vari["pf"].fillna(vari["p1_o"]).to_numpy()
     return preprocess_arrays([lc["time"].to_numpy() for lc in lcs], [lc["mag"].to_numpy() for lc in lcs],
-                             period, vari["epoch_g"].to_numpy(), **opts)
+                             period, vari["epoch_g"].to_numpy(), opts)
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +169,7 @@ def test_run_preprocess_writes_the_contract(tables, tmp_path, star_type):
     assert set(data["source_id"]) | set(rejected["source_id"]) == ids
     assert not set(data["source_id"]) & set(rejected["source_id"])
     assert (rejected["stage"] == "preprocess").all() and rejected["detail"].str.contains("n_epochs=").all()
+    assert set(rejected["reason"]) <= set(of_stage("preprocess"))
     c = json.loads((out / f"{star_type}.json").read_text())["counts"]
     assert c == report["counts"]
     assert c["stars_in"] == len(ids) == c["stars_out"] + sum(v for k, v in c.items() if k.startswith("rejected_"))
@@ -186,11 +188,11 @@ def test_run_preprocess_without_labels(tables, tmp_path):
 
 def test_params_file_drives_the_curve_options():
     p = load_params(Path(__file__).resolve().parents[2] / "params.yaml").preprocess
-    # preprocess_arrays' keyword defaults are PreprocessConfig's: keep them the pipeline's values
+    # CurveOptions' defaults are PreprocessConfig's: keep them the pipeline's values
     assert p == PreprocessConfig(), "params.yaml preprocess differs from PreprocessConfig defaults"
     opts = p.curve_options("rrc")
     assert opts["n_points"] == p.n_points_rrc
-    assert set(opts) <= set(preprocess_arrays.__code__.co_varnames)
+    assert CurveOptions.of(opts).n_points == p.n_points_rrc  # every key is a curve option
 
 
 def test_unreadable_epoch_files_are_one_line_errors(tmp_path):

@@ -1,0 +1,40 @@
+"""Fixtures shared by the `rrlfeh predict` tests of the local and the Spark engine: the tiny model
+as champion of a private store, the archive files, and one local predict over them."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from rrlfeh.serving.predict import run_predict
+from tests.support.model_fixture import register_tiny
+from tests.support.predict_inputs import URI, predict_config, write_gaia_files
+
+
+@pytest.fixture(scope="module")
+def store(tiny_workspace, tmp_path_factory):
+    """The conftest's mlflow_store for a whole module, with the tiny model as champion."""
+    tmp = tmp_path_factory.mktemp("predict_store")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.setenv("MLFLOW_ARTIFACT_ROOT", (tmp / "mlartifacts").as_uri())
+        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        registered = register_tiny(tiny_workspace)
+        yield registered
+
+
+@pytest.fixture(scope="module")
+def gaia_dir(tiny_workspace, tmp_path_factory):
+    """N_STARS tiny-workspace stars plus the awkward cases, as archive CSV files."""
+    return write_gaia_files(tiny_workspace, tmp_path_factory.mktemp("gaia_files"))
+
+
+@pytest.fixture(scope="module")
+def predicted(store, gaia_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("predict_out") / "catalogue.ecsv"
+    counts = run_predict(predict_config(n_jobs=1, chunk_stars=7), URI, [gaia_dir], out, "local",
+                         plots=out.parent / "plots", progress=False)
+    return counts, out
