@@ -48,7 +48,8 @@ def _check_plots(repo, env) -> None:
 def _check_lineage(repo) -> None:
     import mlflow
 
-    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)  # this repo's registry, whatever another test set
     # tune ran in exp-a only (exp-b changed train.epochs), train in both: one run per type each
     for experiment, stage, kind, n_runs in (("rrlfeh-tune", "tune", "hyperband-search", 2),
                                             ("rrlfeh-train", "train", "cv", 4)):
