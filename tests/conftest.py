@@ -32,20 +32,10 @@ def _mlflow_env_restored():
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch):
     """A real MLflow tracking store and registry (SQLite) in a temporary folder."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_ARTIFACT_ROOT", (tmp_path / "mlartifacts").as_uri())
-    # mlflow.set_experiment exports the id; a previous test's experiment must not leak in.
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
-    # set through monkeypatch so that teardown removes them: mlflow.set_*_uri export both, and an
-    # exported registry would send a later test's subprocesses (dvc repro) to this store
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
-    import mlflow
+    from tests.support.stores import private_store
 
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    yield uri
+    with private_store(tmp_path) as uri:
+        yield uri
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.hostile import per_source_zip
 from tests.support.model_fixture import register_tiny, simulate
+from tests.support.stores import private_store
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +33,7 @@ def model_dir(tiny_workspace, tmp_path_factory):
     import mlflow
 
     tmp = tmp_path_factory.mktemp("fault_store")
-    store = f"sqlite:///{tmp / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", store)
-        mp.setenv("MLFLOW_ARTIFACT_ROOT", (tmp / "mlartifacts").as_uri())
-        mlflow.set_tracking_uri(store)
-        mlflow.set_registry_uri(store)
+    with private_store(tmp):
         register_tiny(tiny_workspace)
         path = mlflow.artifacts.download_artifacts("models:/rrl-feh@champion",
                                                    dst_path=str(tmp / "model"))

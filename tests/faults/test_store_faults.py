@@ -22,6 +22,7 @@ import pytest
 from rrlfeh.serving import registry
 from tests.support.hostile import one_line, unprivileged
 from tests.support.model_fixture import register_tiny, tiny_params
+from tests.support.stores import private_store
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,16 +45,9 @@ def rrlfeh(args: list[str], store: Path, cwd: Path, prefix: list[str] | None = N
 @pytest.fixture(scope="module")
 def store(tiny_workspace, tmp_path_factory):
     """A store with two registered versions of the tiny model (a champion and one more)."""
-    import mlflow
-
     root = tmp_path_factory.mktemp("store_faults") / "store"
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-            mp.setenv(key, uri)
-        mp.setenv("MLFLOW_ARTIFACT_ROOT", (root / "mlartifacts").as_uri())
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
+    root.mkdir()
+    with private_store(root):
         register_tiny(tiny_workspace)
         register_tiny(tiny_workspace)
         # version 2 champion (by the gate or by hand): rollback has an earlier champion to go to
@@ -133,11 +127,9 @@ def test_a_run_artifact_that_is_not_a_model_is_one_line(store, inputs, tmp_path)
     import mlflow
 
     own = _copy(store, tmp_path / "own")
-    uri = f"sqlite:///{own / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
     keras_file = tmp_path / "fold.keras"
     keras_file.write_bytes(b"not an MLflow model")
-    with mlflow.start_run() as run:
+    with private_store(own), mlflow.start_run() as run:
         mlflow.log_artifact(str(keras_file), artifact_path="model")
     for args in (["predict", "--input", str(inputs), "--output", str(tmp_path / "c.parquet"),
                   "--no-progress", "--params", PARAMS, "--model", f"runs:/{run.info.run_id}/model"],

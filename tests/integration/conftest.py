@@ -3,27 +3,19 @@ as champion of a private store, the archive files, and one local predict over th
 
 from __future__ import annotations
 
-import mlflow
 import pytest
 
 from rrlfeh.serving.predict import run_predict
 from tests.support.model_fixture import register_tiny
 from tests.support.predict_inputs import URI, predict_config, write_gaia_files
+from tests.support.stores import private_store
 
 
 @pytest.fixture(scope="module")
 def store(tiny_workspace, tmp_path_factory):
     """The conftest's mlflow_store for a whole module, with the tiny model as champion."""
-    tmp = tmp_path_factory.mktemp("predict_store")
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mp.setenv("MLFLOW_ARTIFACT_ROOT", (tmp / "mlartifacts").as_uri())
-        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        registered = register_tiny(tiny_workspace)
-        yield registered
+    with private_store(tmp_path_factory.mktemp("predict_store")):
+        yield register_tiny(tiny_workspace)
 
 
 @pytest.fixture(scope="module")

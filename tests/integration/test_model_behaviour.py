@@ -18,15 +18,12 @@ from scipy.stats import spearmanr
 
 from rrlfeh.serving.payload import model_input_from_tables
 from tests.support.model_fixture import _curve, register_tiny, simulate
+from tests.support.stores import private_store
 
 
 @pytest.fixture(scope="module")
 def served(tiny_workspace, tmp_path_factory):  # noqa: F811
-    store = f"sqlite:///{tmp_path_factory.mktemp('behaviour') / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", store)
-        mlflow.set_tracking_uri(store)
-        mlflow.set_registry_uri(store)
+    with private_store(tmp_path_factory.mktemp("behaviour")):
         register_tiny(tiny_workspace)
         yield mlflow.pyfunc.load_model("models:/rrl-feh@champion")
 

@@ -24,6 +24,7 @@ import pytest
 
 from rrlfeh.serving.payload import OUTPUT_COLUMNS, model_input_from_tables
 from tests.support.model_fixture import register_tiny, simulate
+from tests.support.stores import private_store
 
 pytestmark = pytest.mark.integration
 URI = "models:/rrl-feh@champion"
@@ -76,12 +77,7 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, limit: float = 240)
 def server(tiny_workspace, tmp_path_factory):
     """(base URL, in-process model): the tiny model registered as champion and served."""
     tmp = tmp_path_factory.mktemp("serve_store")
-    store = f"sqlite:///{tmp / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:  # the conftest's mlflow_store, for a whole module
-        mp.setenv("MLFLOW_TRACKING_URI", store)
-        mp.setenv("MLFLOW_ARTIFACT_ROOT", (tmp / "mlartifacts").as_uri())
-        mlflow.set_tracking_uri(store)
-        mlflow.set_registry_uri(store)
+    with private_store(tmp):  # the conftest's mlflow_store, for a whole module
         register_tiny(tiny_workspace)
         port = _free_port()
         log = tmp / "server.log"
