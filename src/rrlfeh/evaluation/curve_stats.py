@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from rrlfeh.core import curve
-from rrlfeh.core.fourier import cosine_series, fit_fourier, harmonics_for
+from rrlfeh.core.fourier import FourierFit, cosine_series, fit_fourier, harmonics_for
 from rrlfeh.core.ragged import LightCurves
 from rrlfeh.sim.oracle import wrap_near
 
@@ -45,16 +45,73 @@ def _unweighted(c: LightCurves) -> LightCurves:
     return dataclasses.replace(c, error=np.ones_like(c.mag))
 
 
-def shape_parameters(c: LightCurves, harmonics: int = 4) -> pd.DataFrame:
-    """A1, R21, R31, phi21, phi31 (on the RRab branch near 2.3 rad) and phi31's error from an
-    unweighted fit of up to `harmonics` harmonics (fewer where the epochs do not support them)."""
-    n_harm = np.clip(harmonics_for(c.counts, harmonics, 1.0), 1, harmonics)
-    f = fit_fourier(_unweighted(c), n_harm)
+def _series_at(c: LightCurves, f: FourierFit, shift: float = 0.0) -> np.ndarray:
+    """The fitted curve less its mean at each epoch of `c` (flat), `shift` cycles later."""
+    star = c.star
+    cyc = (c.time - f.t_ref[star]) / c.period[star] + shift
+    return cosine_series(cyc[:, None], f.amp[star][:, None, :], f.phase[star][:, None, :])[:, 0]
+
+
+def _harmonics(c: LightCurves, harmonics, epochs_per_parameter: float = 1.0) -> np.ndarray:
+    """`harmonics` (one count, or one per star), fewer where the epochs do not support them."""
+    top = int(np.max(harmonics)) if np.size(harmonics) else 1
+    return np.clip(harmonics_for(c.counts, top, epochs_per_parameter), 1, harmonics)
+
+
+def clipped_fit(c: LightCurves, harmonics, n_sigma: float, max_iter: int = 10) -> tuple[FourierFit, LightCurves]:
+    """Iterative sigma clipping: fit, drop the epochs more than `n_sigma` times the fit's rms
+    (error-normalized) residual from it, refit on the rest (every epoch judged again each round)
+    until the kept set stops changing. The last fit and the curves it was fitted to."""
+    keep = np.ones(len(c.time), dtype=bool)
+    for _ in range(max_iter):
+        kept = c.select(keep)
+        f = fit_fourier(kept, _harmonics(kept, harmonics))
+        resid = (c.mag - f.mean[c.star] - _series_at(c, f)) / c.error
+        now = np.abs(resid) <= n_sigma * np.sqrt(f.chi2_red)[c.star]
+        if np.array_equal(now, keep):
+            break
+        keep = now
+    return f, kept
+
+
+def shape_parameters(c: LightCurves, harmonics=4, weighted: bool = False,
+                     clip_sigma: float | None = None) -> pd.DataFrame:
+    """A1, R21, R31, phi21, phi31 (on the RRab branch near 2.3 rad) and phi31's error from a fit of
+    up to `harmonics` harmonics (one count, or one per star; fewer where the epochs do not support
+    them). Unweighted by default; `weighted` uses the curves' errors (1/error^2); `clip_sigma`
+    drops outlying epochs by iterative clipping (`clipped_fit`), n_epochs then counts those kept."""
+    c = c if weighted else _unweighted(c)
+    if clip_sigma is None:
+        f = fit_fourier(c, _harmonics(c, harmonics))
+    else:
+        f, c = clipped_fit(c, harmonics, clip_sigma)
     return pd.DataFrame({
         "source_id": c.source_id, "n_epochs": c.counts, "period": c.period, "mean_mag": f.mean,
         "A1": f.amp[:, 0], "R21": f.r_k1(2), "R31": f.r_k1(3), "phi21": f.phi_k1(2),
         "phi31": wrap_near(f.phi_k1(3), PHI31_PIVOT), "phi31_error": f.phi_k1_error(3),
     })
+
+
+def chosen_harmonics(c: LightCurves, max_harmonics: int = 8, criterion: str = "bic",
+                     weighted: bool = False, min_harmonics: int = 3) -> np.ndarray:
+    """Per star, the harmonic count in [min_harmonics, max_harmonics] (at most what 2 epochs per
+    parameter support, never below min_harmonics) with the lowest BIC or AIC,
+    n ln(RSS / n) + penalty (2K + 1), RSS the (weighted) residual sum of squares."""
+    if criterion not in ("bic", "aic"):
+        raise ValueError(f"criterion is 'bic' or 'aic', not {criterion!r}")
+    c = c if weighted else _unweighted(c)
+    n = np.maximum(c.counts, 1)
+    cap = np.maximum(harmonics_for(c.counts, max_harmonics, 2.0), min_harmonics)
+    penalty = np.log(n) if criterion == "bic" else 2.0
+    best, chosen = np.full(len(c), np.inf), np.full(len(c), min_harmonics)
+    for k in range(min_harmonics, max_harmonics + 1):
+        f = fit_fourier(c, np.minimum(k, cap))
+        p = 2 * np.minimum(k, cap) + 1
+        rss = f.chi2_red * np.maximum(c.counts - p, 1)
+        ic = n * np.log(np.maximum(rss, 1e-300) / n) + penalty * p
+        better = (k <= cap) & (ic < best)
+        best, chosen = np.where(better, ic, best), np.where(better, k, chosen)
+    return chosen
 
 
 def residuals(c: LightCurves, harmonics: int = 6, epochs_per_parameter: float = 2.0) -> pd.DataFrame:
@@ -63,12 +120,9 @@ def residuals(c: LightCurves, harmonics: int = 6, epochs_per_parameter: float = 
     n_harm = np.clip(harmonics_for(c.counts, harmonics, epochs_per_parameter), 1, harmonics)
     f = fit_fourier(_unweighted(c), n_harm)
     star = c.star
-    cyc = (c.time - f.t_ref[star]) / c.period[star]
-    amp, phase = f.amp[star][:, None, :], f.phase[star][:, None, :]
-    shape = cosine_series(cyc[:, None], amp, phase)[:, 0]
+    shape = _series_at(c, f)
     h = 1e-3  # cycles: a central difference is plenty for a smooth series
-    slope = (cosine_series(cyc[:, None] + h, amp, phase)
-             - cosine_series(cyc[:, None] - h, amp, phase))[:, 0] / (2 * h)
+    slope = (_series_at(c, f, h) - _series_at(c, f, -h)) / (2 * h)
     a1 = np.maximum(f.amp[star, 0], 1e-6)
     return pd.DataFrame({
         "star": star, "phase": np.mod((c.time - c.epoch[star]) / c.period[star], 1.0),

@@ -1,5 +1,6 @@
 """Scores of [Fe/H] estimates against real labels: the summary statistics, the linear P-phi31
-baseline (fitted on the calibration half, or cross-validated), the coverage of an interval."""
+baseline (fitted on the calibration half, or cross-validated), the coverage of an interval, and the
+model against that baseline on the same stars: per bin of epoch count, and by a paired bootstrap."""
 
 from __future__ import annotations
 
@@ -51,3 +52,78 @@ def baseline_cv(shape: pd.DataFrame, feh: np.ndarray, k: int = 5, seed: int = 0)
         coef = fit_baseline(shape[fold != f], np.asarray(feh)[fold != f])
         out[fold == f] = baseline_predict(shape[fold == f], coef)
     return out
+
+
+EPOCH_EDGES = (40, 50, 60)  # clean G epochs: bins < 40, 40-49, 50-59, >= 60
+BEATS_LINE_SHARE = 0.84  # the model beats the line where its RMSE is lower in this share of draws
+
+
+def epoch_bin_names(edges=EPOCH_EDGES) -> list[str]:
+    """'<40', '40-49', '50-59', '>=60' for the default edges."""
+    inner = [f"{lo}-{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:])]
+    return [f"<{edges[0]}", *inner, f">={edges[-1]}"]
+
+
+def epoch_bins(n_epochs, edges=EPOCH_EDGES) -> np.ndarray:
+    """The bin name of each star's epoch count (edges belong to the bin above)."""
+    return np.asarray(epoch_bin_names(edges))[np.searchsorted(edges, np.asarray(n_epochs), side="right")]
+
+
+def _finite(*arrays) -> list[np.ndarray]:
+    arrays = [np.asarray(a, float) for a in arrays]
+    ok = np.logical_and.reduce([np.isfinite(a) for a in arrays])
+    return [a[ok] for a in arrays]
+
+
+def _rmse(d: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(d**2)))
+
+
+def versus_line_by_bin(pred, line, label, n_epochs, edges=EPOCH_EDGES) -> dict:
+    """Per epoch bin, on the stars with all four values: n, the RMSE and median |error| of the model
+    (`pred`) and of the line, and the model's bias (pred - label)."""
+    pred, line, label, n_epochs = _finite(pred, line, label, n_epochs)
+    names = epoch_bins(n_epochs, edges)
+    out = {}
+    for name in epoch_bin_names(edges):
+        sel = names == name
+        dm, dl = pred[sel] - label[sel], line[sel] - label[sel]
+        row = {"n": int(sel.sum())}
+        if sel.any():
+            row.update(model_rmse=_rmse(dm), line_rmse=_rmse(dl),
+                       model_median_abs=float(np.median(np.abs(dm))),
+                       line_median_abs=float(np.median(np.abs(dl))), model_bias=float(dm.mean()))
+        out[name] = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+    return out
+
+
+def paired_bootstrap(pred, line, label, draws: int = 1000, seed: int = 0,
+                     bar: float = BEATS_LINE_SHARE) -> dict:
+    """Model (`pred`) against the line on the same stars: `draws` resamples of the stars (with
+    replacement, one index set for both, so each draw compares them on the same stars), the share
+    of draws where the model's RMSE is below the line's, the 16/50/84 percentiles of
+    RMSE(model) - RMSE(line), and `beats_line` = share >= `bar`."""
+    pred, line, label = _finite(pred, line, label)
+    n = len(label)
+    if n == 0:
+        return {"n": 0, "beats_line": False}
+    sq_model, sq_line = (pred - label) ** 2, (line - label) ** 2
+    idx = np.random.default_rng(seed).integers(0, n, size=(draws, n))
+    diff = np.sqrt(sq_model[idx].mean(axis=1)) - np.sqrt(sq_line[idx].mean(axis=1))
+    share = float(np.mean(diff < 0))
+    p16, p50, p84 = (round(float(v), 4) for v in np.percentile(diff, [16, 50, 84]))
+    return {"n": int(n), "draws": int(draws), "seed": int(seed),
+            "model_rmse": round(_rmse(pred - label), 4), "line_rmse": round(_rmse(line - label), 4),
+            "share_model_rmse_below_line": round(share, 4),
+            "rmse_difference_p16_p50_p84": [p16, p50, p84], "beats_line": bool(share >= bar)}
+
+
+def versus_line(pred, line, label, n_epochs, split: int = 50, draws: int = 1000, seed: int = 0) -> dict:
+    """The model against the line on the stars both score: the epoch-bin table and a paired
+    bootstrap in each epoch group (< `split`, >= `split`, all), each group with its own fixed seed."""
+    pred, line, label, n_epochs = _finite(pred, line, label, n_epochs)
+    groups = {f"<{split}": n_epochs < split, f">={split}": n_epochs >= split,
+              "all": np.ones(len(label), bool)}
+    return {"epoch_bins": versus_line_by_bin(pred, line, label, n_epochs),
+            "paired_bootstrap": {name: paired_bootstrap(pred[g], line[g], label[g], draws, seed + i)
+                                 for i, (name, g) in enumerate(groups.items())}}
