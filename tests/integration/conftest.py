@@ -1,5 +1,7 @@
-"""Fixtures shared by the `rrlfeh predict` tests of the local and the Spark engine: the tiny model
-as champion of a private store, the archive files, and one local predict over them."""
+"""Fixtures shared by the integration tests: the tiny pipeline run once for the session (the
+pipeline and lineage tests read it, team mode clones it); for the `rrlfeh predict` tests of the
+local and the Spark engine, the tiny model as champion of a private store, the archive files, and
+one local predict over them."""
 
 from __future__ import annotations
 
@@ -9,6 +11,17 @@ from rrlfeh.serving.predict import run_predict
 from tests.support.model_fixture import register_tiny
 from tests.support.predict_inputs import URI, predict_config, write_gaia_files
 from tests.support.stores import private_store
+from tests.support.tiny_repo import commit, run, tiny_repo
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory):
+    """A tiny repo (tests/support/tiny_repo.py) after `dvc repro` into its own MLflow store,
+    committed: (repo, env for its commands, params)."""
+    repo, env, params = tiny_repo(tmp_path_factory.mktemp("pipeline"))
+    run(["dvc", "repro"], repo, env)
+    commit(repo, env, "tiny pipeline, dvc repro")
+    return repo, env, params
 
 
 @pytest.fixture(scope="module")

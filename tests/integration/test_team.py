@@ -2,8 +2,10 @@
 predicts with the champion without retraining.
 
 bin/team-services starts PostgreSQL (as an unprivileged user when the test runs as root) and
-`mlflow server` with proxied artifacts on 127.0.0.1. Clone A runs the tiny pipeline against them
-and `dvc push`es to the project's committed default remote (a folder beside the clone). Clone B, a
+`mlflow server` with proxied artifacts on 127.0.0.1. Clone A, a clone of the session's tiny
+pipeline (tests/integration/conftest.py), reruns every stage that tracks runs (tune, train,
+register, summary) against them and `dvc push`es to the project's committed default remote (a
+folder beside the clone). Clone B, a
 git clone of A's commit with an empty DVC cache, `dvc pull`s and predicts through
 models:/rrl-feh@champion (the server) and, once the server is stopped, through the pulled model
 folder: the three catalogues are equal bit for bit (the provenance differs, it is metadata).
@@ -24,9 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
-from tests.support.tiny_repo import TINY, set_key
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -89,20 +89,14 @@ def team_services():
         shutil.rmtree(state, ignore_errors=True)
 
 
-def _clone_a(repo: Path, env: dict) -> None:
-    """A project repo with the tiny params, the project's DVC config (its default remote) committed."""
-    repo.mkdir()
-    shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in ("dvc.yaml", ".gitignore"):
-        shutil.copy(ROOT / name, repo / name)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for key, value in TINY.items():
-        set_key(params, key, value)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    _run(["git", "init", "-q"], repo, env)
-    _run(["dvc", "init", "-q"], repo, env)
+def _clone_a(pipeline: Path, repo: Path, env: dict) -> None:
+    """A clone of the session's tiny pipeline (tiny params, its data stages' outputs in the DVC
+    cache it shares) with the project's DVC config, its default remote, committed."""
+    _run(["git", "clone", "-q", str(pipeline), str(repo)], repo.parent, env)
     shutil.copy(ROOT / ".dvc" / "config", repo / ".dvc" / "config")
-    _commit(repo, env, "tiny project")
+    _run(["dvc", "config", "--local", "cache.dir", str(pipeline / ".dvc" / "cache")], repo, env)
+    _commit(repo, env, "the project's DVC config")
+    _run(["dvc", "checkout", "-q"], repo, env)
 
 
 def _commit(repo: Path, env: dict, message: str) -> None:
@@ -123,11 +117,13 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_second_clone_predicts_the_champion_without_retraining(tmp_path, team_services):
+def test_second_clone_predicts_the_champion_without_retraining(tmp_path, team_services, tiny_pipeline):
     server, stop_services = team_services
     a, b = tmp_path / "a", tmp_path / "b"
-    _clone_a(a, _env(None))
-    _run(["dvc", "repro"], a, _env(server))
+    _clone_a(tiny_pipeline[0], a, _env(None))
+    # every stage that tracks runs again, against the server; the data stages' outputs are the
+    # cache's (they log nothing)
+    _run(["dvc", "repro", "--force", "--downstream", "tune@rrab", "tune@rrc"], a, _env(server))
     _commit(a, _env(None), "dvc repro against the team server")
     _run(["dvc", "push"], a, _env(None))
     assert (tmp_path / "rrlfeh-dvc-remote").is_dir()  # the committed default: beside the clone

@@ -19,6 +19,7 @@ TINY = {
     "extract.simulate.n_rrab": 160,
     "extract.simulate.n_rrc": 160,
     "extract.simulate.n_rrd": 5,
+    "tune.workers": 1,  # one process: worker start-up would cost more than 5 tiny trials
     "tune.max_epochs": 2,
     "tune.factor": 2,
     "tune.units": [8],
@@ -43,13 +44,20 @@ def run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return proc
 
 
+def commit(repo: Path, env: dict, message: str) -> None:
+    """`git add -A` and commit (as the repo's own user: tiny_repo sets one)."""
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", message], repo, env)
+
+
 def tiny_repo(tmp_path: Path) -> tuple[Path, dict, dict]:
     """A fresh git + DVC repository with the project's code, dvc.yaml, plot templates and TINY
     params, its own MLflow store; returns (repo, env for its commands, params)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copy(ROOT / "dvc.yaml", repo / "dvc.yaml")
+    for name in ("dvc.yaml", ".gitignore"):  # the store and DVC's products stay out of git
+        shutil.copy(ROOT / name, repo / name)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for key, value in TINY.items():
         set_key(params, key, value)
@@ -61,6 +69,8 @@ def tiny_repo(tmp_path: Path) -> tuple[Path, dict, dict]:
     for key in ("MLFLOW_ARTIFACT_ROOT", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
         env.pop(key, None)  # the repo's own store and registry only
     run(["git", "init", "-q"], repo, env)
+    for key, value in (("user.email", "ci@example.invalid"), ("user.name", "ci")):
+        run(["git", "config", key, value], repo, env)  # `dvc exp run` commits its experiments
     run(["dvc", "init", "-q"], repo, env)
     run(["dvc", "config", "core.analytics", "false"], repo, env)
     shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")  # dvc.yaml's own templates

@@ -50,7 +50,7 @@ TINY = {
     "preprocess": {"n_points_rrab": N_POINTS},
     "split": {"test_fraction": 0.15, "n_bins": 4},
     # min_epochs 1: keras-tuner's own brackets, so the search has several rounds to check
-    "tune": {"max_epochs": 2, "factor": 2, "min_epochs": 1, "units": [8, 12], "dropout": [0.1, 0.2], "learning_rate": [0.01],
+    "tune": {"workers": 1, "max_epochs": 2, "factor": 2, "min_epochs": 1, "units": [8, 12], "dropout": [0.1, 0.2], "learning_rate": [0.01],
              "batch_size": [16], "reg_type": ["none", "l2"], "reg_strength": [1.0e-5]},
     # the cosine recipe: continued Hyperband rounds resume its schedule; folds follow it to the end
     "fit": {"schedule": "cosine", "lr_warmup_epochs": 0, "final_lr_fraction": 0.5, "clipnorm": 1.0},
