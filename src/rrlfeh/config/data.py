@@ -31,7 +31,7 @@ class SimulateConfig:
     n_rrc: int = 2700
     n_rrd: int = 40
     paper: Sizes = field(default_factory=lambda: Sizes(17600, 17900, 200))
-    label_mode: Literal["photometric", "spectroscopic"] = "photometric"
+    label_mode: Literal["photometric", "spectroscopic", "measured"] = "photometric"
     rrab: RRabPhysics = field(default_factory=RRabPhysics)
     rrc: RRcPhysics = field(default_factory=RRcPhysics)
     rrd: RRdPhysics = field(default_factory=RRdPhysics)

@@ -221,8 +221,11 @@ def simulate_tables(cfg: SimulateConfig, seed: int) -> dict[str, pd.DataFrame]:
                                   "p1_o": pop.p1_o, "best_classification": pop.kind, **cat}))
         truth.append(pd.DataFrame({"source_id": sid, "feh_true": pop.feh_true,
                                    "feh_relation": pop.feh_relation, "feh_oracle": oracle}))
-        has = np.isfinite(pop.label)
-        labels.append(pd.DataFrame({"source_id": sid[has], "feh": pop.label[has],
+        # measured: the relation on the shape fitted to the star's own noisy epochs, as a
+        # catalogue that measures phi31 (R21) from them makes its labels (docs/SIMULATOR.md)
+        label = oracle if cfg.label_mode == "measured" else pop.label
+        has = np.isfinite(label)
+        labels.append(pd.DataFrame({"source_id": sid[has], "feh": label[has],
                                     "feh_error": pop.feh_error[has]}))
 
     def table(parts, name):
