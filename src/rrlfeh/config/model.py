@@ -36,12 +36,12 @@ class SplitConfig:
 class TuneConfig:
     """keras-tuner Hyperband: the budget (epochs per model, halving factor, sweeps) and the space."""
 
-    max_epochs: int = 90
+    max_epochs: int = 60
     factor: int = 3
     # the shortest Hyperband round (capped at max_epochs): brackets whose first round would train
     # fewer epochs are skipped (keras-tuner's oracle min_epochs), so no trial is ranked on the GRU's
     # early plateau
-    min_epochs: int = 30
+    min_epochs: int = 20
     hyperband_iterations: int = 1
     validation_fraction: float = 0.2  # stratified hold-out of the development set (the objective)
     dropout: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2])
