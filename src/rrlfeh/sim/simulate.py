@@ -196,6 +196,17 @@ def _epoch_table(obs: list[Observed], ids: list[np.ndarray], rngs,
     })
 
 
+def measured_labels(oracle: np.ndarray, kind: str, cfg: SimulateConfig) -> np.ndarray:
+    """label_mode measured: the relation on the shape fitted to the star's own noisy clean epochs
+    (the oracle), as a catalogue that measures phi31 (R21) from them makes its labels; like such a
+    catalogue, no label where the fit lands outside the population's [Fe/H] range (a sparse star's
+    fit can give any value; docs/SIMULATOR.md)."""
+    prior = {"RRab": cfg.rrab.feh, "RRc": cfg.rrc.feh}.get(kind)
+    if prior is None:
+        return np.full(len(oracle), np.nan)
+    return np.where((oracle >= prior.min) & (oracle <= prior.max), oracle, np.nan)
+
+
 def simulate_tables(cfg: SimulateConfig, seed: int) -> dict[str, pd.DataFrame]:
     """The vari_rrlyrae, epoch_photometry, labels and truth tables, conformed; deterministic
     for a seed."""
@@ -221,9 +232,7 @@ def simulate_tables(cfg: SimulateConfig, seed: int) -> dict[str, pd.DataFrame]:
                                   "p1_o": pop.p1_o, "best_classification": pop.kind, **cat}))
         truth.append(pd.DataFrame({"source_id": sid, "feh_true": pop.feh_true,
                                    "feh_relation": pop.feh_relation, "feh_oracle": oracle}))
-        # measured: the relation on the shape fitted to the star's own noisy epochs, as a
-        # catalogue that measures phi31 (R21) from them makes its labels (docs/SIMULATOR.md)
-        label = oracle if cfg.label_mode == "measured" else pop.label
+        label = measured_labels(oracle, pop.kind, cfg) if cfg.label_mode == "measured" else pop.label
         has = np.isfinite(label)
         labels.append(pd.DataFrame({"source_id": sid[has], "feh": label[has],
                                     "feh_error": pop.feh_error[has]}))
