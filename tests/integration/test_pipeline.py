@@ -62,7 +62,7 @@ def test_dvc_repro_end_to_end(tiny_pipeline):
     # Knobs that do not change results rerun nothing (params per key); one that does reruns its stage.
     edited = yaml.safe_load(yaml.safe_dump(params))
     try:
-        for key, value in [("train.n_jobs", 1), ("preprocess.chunk_stars", 7), ("extract.gaia.retries", 9)]:
+        for key, value in [("train.n_jobs", 2), ("preprocess.chunk_stars", 7), ("extract.gaia.retries", 9)]:
             set_key(edited, key, value)
         _write_params(repo, edited)
         status = run(["dvc", "status"], repo, env).stdout

@@ -19,7 +19,10 @@ TINY = {
     "extract.simulate.n_rrab": 160,
     "extract.simulate.n_rrc": 160,
     "extract.simulate.n_rrd": 5,
-    "tune.workers": 1,  # one process: worker start-up would cost more than 5 tiny trials
+    # one process each: starting workers (TensorFlow/JAX imports) would cost more than the tiny work
+    "tune.workers": 1,
+    "train.n_jobs": 1,
+    "preprocess.n_jobs": 1,
     "tune.max_epochs": 2,
     "tune.factor": 2,
     "tune.units": [8],

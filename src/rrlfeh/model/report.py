@@ -107,7 +107,9 @@ def oracle_ratios(summary: dict) -> dict:
         model, floor = summary.get(where), summary.get("oracle", {}).get(where)
         if model and floor:
             for key in ("wrmse", "rmse"):
-                if floor[key] > 0:
+                # a floor at float precision means the labels are the oracle's own values
+                # (simulate.label_mode measured): there is no noise floor to compare with
+                if floor[key] > 1e-6:
                     out[f"{where}_{key}"] = float(model[key] / floor[key])
     return out
 
