@@ -117,8 +117,7 @@ def chosen_harmonics(c: LightCurves, max_harmonics: int = 8, criterion: str = "b
 def residuals(c: LightCurves, harmonics: int = 6, epochs_per_parameter: float = 2.0) -> pd.DataFrame:
     """Per epoch: phase since maximum, residual, |slope| and shape of the fitted curve, the last
     three in units of the star's A1 (flat, grouped by star like `c`)."""
-    n_harm = np.clip(harmonics_for(c.counts, harmonics, epochs_per_parameter), 1, harmonics)
-    f = fit_fourier(_unweighted(c), n_harm)
+    f = fit_fourier(_unweighted(c), _harmonics(c, harmonics, epochs_per_parameter))
     star = c.star
     shape = _series_at(c, f)
     h = 1e-3  # cycles: a central difference is plenty for a smooth series
