@@ -104,13 +104,24 @@ def _commit(repo: Path, env: dict, message: str) -> None:
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", message], repo, env)
 
 
-def _predict(repo: Path, env: dict, model: str, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """The catalogue of data/clean, its rejects and its provenance."""
+def _start_predict(repo: Path, env: dict, model: str, name: str):
+    """`rrlfeh predict` of data/clean, started; the returned call waits for it and gives the
+    catalogue, its rejects and its provenance (predicts overlap: each spends seconds importing)."""
     out = repo / f"{name}.parquet"
-    _run(["rrlfeh", "predict", "--input", "data/clean", "--output", str(out), "--model", model,
-          "--no-progress"], repo, env)
-    meta = pq.read_schema(out).metadata[b"rrlfeh.provenance"]
-    return pd.read_parquet(out), pd.read_parquet(repo / f"{name}_rejected.parquet"), json.loads(meta)
+    cmd = ["rrlfeh", "predict", "--input", "data/clean", "--output", str(out), "--model", model, "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def result() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{stdout[-4000:]}\n{stderr[-4000:]}"
+        meta = pq.read_schema(out).metadata[b"rrlfeh.provenance"]
+        return pd.read_parquet(out), pd.read_parquet(repo / f"{name}_rejected.parquet"), json.loads(meta)
+
+    return result
+
+
+def _predict(repo: Path, env: dict, model: str, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    return _start_predict(repo, env, model, name)()
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -137,7 +148,7 @@ def test_second_clone_predicts_the_champion_without_retraining(tmp_path, team_se
     registered = json.loads((a / "models" / "registered.json").read_text())
     expected = (a / "models" / "champion" / "registered_version.json").read_text()
     assert json.loads(expected)["model_version"] == registered["champion"]
-    a_cat, a_rej, _ = _predict(a, _env(server), "models:/rrl-feh@champion", "a")
+    a_predicted = _start_predict(a, _env(server), "models:/rrl-feh@champion", "a")
     # the dvc.yaml artifact, by its version tag (GTO's convention, which `dvc artifacts get` reads)
     _run(["git", "tag", "-a", "rrl-feh@v1.0.0", "-m", "registered version 1"], a, _env(None))
     _run(["dvc", "artifacts", "get", str(a), "rrl-feh", "-o", str(tmp_path / "got")], tmp_path, _env(None))
@@ -147,6 +158,7 @@ def test_second_clone_predicts_the_champion_without_retraining(tmp_path, team_se
     assert not (b / "models" / "champion").exists() and not (b / "data" / "clean").exists()
     _run(["dvc", "pull"], b, _env(None))
     server_cat, server_rej, server_prov = _predict(b, _env(server), "models:/rrl-feh@champion", "b_server")
+    a_cat, a_rej, _ = a_predicted()
     stop_services()  # what follows has no tracking server to ask
     folder_cat, folder_rej, folder_prov = _predict(b, _env(None), "models/champion", "b_folder")
     assert not (b / "mlflow.db").exists()  # no store was needed, none was made
