@@ -133,3 +133,36 @@ def test_scatter_measures_how_well_the_curve_folds():
     assert np.all((good.phase_gap > 0) & (good.phase_gap < 0.1))
     rejected = run([star(3)])
     assert np.isnan(rejected.scatter[0]) and np.isnan(rejected.amplitude[0])
+
+
+def _with_errors(stars, errors, **over):
+    times, mags, periods, epochs = zip(*stars)
+    return preprocess_arrays(list(times), list(mags), np.array(periods), np.array(epochs),
+                             {**OPTS, **over}, errors=errors)
+
+
+def test_epoch_weights_follow_the_magnitude_errors():
+    t, m, p, e = star(60, noise=0.005, seed=3)
+    bad = np.zeros(60, bool)
+    bad[::6] = True  # every sixth epoch off by 0.3 mag, and reported as such
+    m_bad = m + 0.3 * bad
+    err = np.where(bad, 0.3, 0.005)
+    truth = truth_standardized()
+    rms = lambda res: float(np.sqrt(((res.X[0, :, 1] - truth) ** 2).mean()))
+    weighted = _with_errors([(t, m_bad, p, e)], [err], epoch_weights="errors")
+    unweighted = _with_errors([(t, m_bad, p, e)], [err], epoch_weights="none")
+    assert rms(weighted) < 0.6 * rms(unweighted)  # the bad epochs weigh 1/10 (the floor), not 0
+    # equal errors, or none at all, give the unweighted curve exactly
+    same = _with_errors([(t, m_bad, p, e)], [np.full(60, 0.02)], epoch_weights="errors")
+    none = _with_errors([(t, m_bad, p, e)], [np.full(60, np.nan)], epoch_weights="errors")
+    np.testing.assert_array_equal(same.X, unweighted.X)
+    np.testing.assert_array_equal(none.X, unweighted.X)
+
+
+def test_one_absurd_error_cannot_pin_the_curve():
+    from rrlfeh.features.tensors import relative_weights
+
+    err = np.array([0.01, 0.01, 1e-12, 0.01, 0.0, -1.0, np.inf, 0.02])
+    w = relative_weights(err, np.zeros(8, np.int64), 1)
+    assert w[2] == pytest.approx(10.0) and w[0] == w[1] == w[3] == 1.0  # kept within 10x of the median
+    assert (w[4:7] == 1.0).all() and w[7] == pytest.approx(0.25)  # unusable errors weigh like the median

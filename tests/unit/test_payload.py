@@ -170,3 +170,39 @@ def test_signature_declares_list_columns_as_float64_arrays():
     assert list(inputs) == list(payload.INPUT_COLUMNS)
     assert repr(inputs["time"].type) == "Array(double)" and repr(inputs["mag"].type) == "Array(double)"
     assert [c.name for c in sig.outputs.inputs] == list(payload.OUTPUT_COLUMNS)
+
+
+def test_mag_error_is_optional_per_request_and_per_star():
+    t = np.linspace(1700.0, 1900.0, 30)
+    without = payload.parse_request(_request())
+    assert np.isnan(without.curves.error).all()  # no column: every epoch weighs alike
+    err = np.full(30, 0.01)
+    req = payload.parse_request(_request(mag_error=[err, None]))  # the second star without
+    assert req.reason.tolist() == ["", ""]
+    assert req.curves.errors()[0].tolist() == err.tolist() and np.isnan(req.curves.errors()[1]).all()
+    # errors that do not pair up with the epochs are the star's invalid_input, never a guess
+    bad = payload.parse_request(_request(mag_error=[np.full(29, 0.01), "x"]))
+    assert bad.reason.tolist() == ["invalid_input", "invalid_input"]
+    with pytest.raises(payload.PayloadError, match=r"may add \['mag_error'\]"):
+        payload.parse_request(_request().drop(columns=["time"]))
+    assert len(t) == 30
+
+
+def test_model_input_from_tables_carries_each_epochs_mag_error():
+    vari = schema.conform(pd.DataFrame({
+        "source_id": [1], "pf": [0.6], "p1_o": [np.nan], "epoch_g": [1700.0],
+        "best_classification": ["RRab"]}), "vari_rrlyrae")
+    epochs = schema.conform(pd.DataFrame({
+        "source_id": [1, 1, 1, 1], "band": ["G"] * 4, "time": [1703.0, 1701.0, 1702.0, 1704.0],
+        "mag": [17.3, 17.1, 17.2, 17.4], "flux_over_error": [100.0, 200.0, 0.0, np.nan],
+        "rejected_by_variability": False}), "epoch_photometry")
+    rows = payload.model_input_from_tables(vari, epochs)
+    e = rows.at[0, "mag_error"]  # in time order, 1.0857 / flux_over_error; NaN where unusable
+    assert e[0] == pytest.approx(2.5 / np.log(10) / 200) and e[2] == pytest.approx(2.5 / np.log(10) / 100)
+    assert np.isnan(e[[1, 3]]).all()
+
+
+def test_signature_leaves_mag_error_optional():
+    inputs = {c.name: c for c in payload.signature().inputs.inputs}
+    assert inputs["mag_error"].required is False and repr(inputs["mag_error"].type) == "Array(double)"
+    assert all(c.required for name, c in inputs.items() if name != "mag_error")

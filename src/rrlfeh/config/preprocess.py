@@ -17,6 +17,9 @@ class PreprocessConfig:
     n_knots: int = 32  # uniform knots of the periodic cubic spline (24-64 fit real DR3 equally)
     min_epochs: int = 12  # floor for a meaningful fit (training and inference cuts are stricter)
     max_phase_gap: float = 0.25  # reject curves with a wider phase gap (unconstrained branch)
+    # "errors": each epoch weighs 1 / mag_error^2 (from the archive's flux_over_error) in the spline
+    # fit, relative to its star's median; "none": all alike (docs/REAL_STARS.md)
+    epoch_weights: str = "none"
     kde_alpha: float = 1.0  # weight exponent: w ~ density(feh) ** -alpha
     # no star weighs more than this many times the mean (features.weights.cap_weights)
     kde_max_weight: float = 5.0
@@ -36,6 +39,8 @@ class PreprocessConfig:
             raise ValueError(f"max_phase_gap must be in (0, 1], got {self.max_phase_gap}")
         if not self.kde_max_weight >= 1:
             raise ValueError(f"kde_max_weight must be >= 1 (the mean weight), got {self.kde_max_weight}")
+        if self.epoch_weights not in ("errors", "none"):
+            raise ValueError(f"epoch_weights must be 'errors' or 'none', got {self.epoch_weights!r}")
         if self.kde_alpha < 0:
             raise ValueError(f"kde_alpha must be >= 0, got {self.kde_alpha}")
         if self.chunk_stars < 1 or self.n_jobs < 0:
@@ -55,4 +60,5 @@ class PreprocessConfig:
             "min_epochs": self.min_epochs,
             "n_knots": self.n_knots,
             "max_phase_gap": self.max_phase_gap,
+            "epoch_weights": self.epoch_weights,
         }

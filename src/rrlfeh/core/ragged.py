@@ -128,17 +128,24 @@ class LightCurves:
                    None if error is None else np.asarray(error, dtype=np.float64))
 
     @classmethod
-    def from_lists(cls, times: Sequence, mags: Sequence, period=None, epoch=None) -> LightCurves:
-        """From one time and one mag array per star (a clear error where they do not pair up)."""
-        if len(times) != len(mags):
-            raise ValueError(f"times and mags differ in length: {len(times)} != {len(mags)}")
+    def from_lists(cls, times: Sequence, mags: Sequence, period=None, epoch=None,
+                   errors: Sequence | None = None) -> LightCurves:
+        """From one time and one mag array per star, and optionally one mag error array (a clear
+        error where they do not pair up)."""
+        if len(times) != len(mags) or (errors is not None and len(errors) != len(times)):
+            raise ValueError(f"times, mags and errors differ in length: {len(times)}, {len(mags)}"
+                             + (f", {len(errors)}" if errors is not None else ""))
         time, offsets = concat(times)
-        mag, mag_offsets = concat(mags)
-        if not np.array_equal(offsets, mag_offsets):
-            bad = int(np.flatnonzero(np.diff(offsets) != np.diff(mag_offsets))[0])
-            raise ValueError(f"star {bad}: times and mags have different lengths")
+        for name, parts in (("mags", mags), ("errors", errors)):
+            if parts is None:
+                continue
+            other = concat(parts)[1]
+            if not np.array_equal(offsets, other):
+                bad = int(np.flatnonzero(np.diff(offsets) != np.diff(other))[0])
+                raise ValueError(f"star {bad}: times and {name} have different lengths")
         n = len(times)
-        return cls(offsets, time, mag, _per_star(period, n), _per_star(epoch, n))
+        return cls(offsets, time, concat(mags)[0], _per_star(period, n), _per_star(epoch, n),
+                   None if errors is None else concat(errors)[0])
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -163,6 +170,10 @@ class LightCurves:
 
     def mags(self) -> list[np.ndarray]:
         return split(self.mag, self.offsets)
+
+    def errors(self) -> list[np.ndarray]:
+        """One mag error array per star (NaN where the curves carry none)."""
+        return split(np.full(len(self.time), np.nan) if self.error is None else self.error, self.offsets)
 
     def take(self, stars) -> LightCurves:
         """The stars `stars` (indices, in that order; repeats allowed), with all their epochs."""

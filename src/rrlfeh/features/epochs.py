@@ -80,6 +80,7 @@ def chunk_from_rows(
     uniq, n_per = np.unique(r, return_counts=True)
     time = _column(df, "time", np.float64, np.nan)[use][order]
     mag = _column(df, "mag", np.float64, np.nan)[use][order]
-    curves = LightCurves.from_counts(n_per, time, mag, periods[uniq], epochs[uniq])
+    error = curve.epoch_errors(df)[use][order]
+    curves = LightCurves.from_counts(n_per, time, mag, periods[uniq], epochs[uniq], error)
     chunk = StarChunk(uniq.astype(np.int64), curves)
     return chunk, counts

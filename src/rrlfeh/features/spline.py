@@ -11,6 +11,8 @@ Differences from scipy's `make_smoothing_spline(phase, mag, lam=lam)`: the curve
 curve is), and the knots are uniform instead of at every data point; at the default 32 knots and
 lam the two fits agree to ~1 mmag (tests/unit/test_features_spline.py). The default lam was
 chosen on simulated and real DR3 curves (bench/preprocess_smoothing.py, docs/BENCHMARKS.md).
+With per-epoch weights w_i the objective is sum_i w_i (m_i - f(phi_i))**2 + lam * ...: the
+weights are relative (mean 1 within a star), so lam keeps its meaning.
 """
 
 from __future__ import annotations
@@ -66,11 +68,13 @@ def penalty_matrix(n_knots: int) -> np.ndarray:
 
 
 def fit_periodic(
-    phase: np.ndarray, mag: np.ndarray, star: np.ndarray, n_stars: int, n_knots: int, lam: float
+    phase: np.ndarray, mag: np.ndarray, star: np.ndarray, n_stars: int, n_knots: int, lam: float,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Spline coefficients (n_stars, K) of every star's periodic smoothing spline.
 
-    phase, mag, star: one entry per epoch (star = row index in 0..n_stars-1, sorted ascending).
+    phase, mag, star: one entry per epoch (star = row index in 0..n_stars-1, sorted ascending);
+    weight: one positive weight per epoch, or None for equal weights.
     Each star needs at least one point (the penalty's null space is the constants, so the
     system is then positive definite).
     """
@@ -84,20 +88,24 @@ def fit_periodic(
         if n_block <= 0:
             break
         coef[s0 : s0 + n_block] = _solve_block(
-            phase[lo:hi], mag[lo:hi], star[lo:hi] - s0, n_block, n_knots, omega
+            phase[lo:hi], mag[lo:hi], star[lo:hi] - s0, n_block, n_knots, omega,
+            None if weight is None else weight[lo:hi],
         )
     return coef
 
 
-def _solve_block(phase, mag, star, n_stars, n_knots, omega) -> np.ndarray:
+def _solve_block(phase, mag, star, n_stars, n_knots, omega, weight=None) -> np.ndarray:
     k = n_knots
     index, value = periodic_basis(phase, k)
-    # B'B and B'm accumulated with one bincount each: 16 products / 4 products per epoch.
+    # B'WB and B'Wm accumulated with one bincount each: 16 products / 4 products per epoch.
     flat = (star[:, None, None] * (k * k) + index[:, :, None] * k + index[:, None, :]).ravel()
-    prods = (value[:, :, None] * value[:, None, :]).ravel()
-    gram = np.bincount(flat, weights=prods, minlength=n_stars * k * k).reshape(n_stars, k, k)
+    prods = value[:, :, None] * value[:, None, :]
+    weighted = value if weight is None else value * weight[:, None]
+    if weight is not None:
+        prods = prods * weight[:, None, None]
+    gram = np.bincount(flat, weights=prods.ravel(), minlength=n_stars * k * k).reshape(n_stars, k, k)
     rhs = np.bincount(
-        (star[:, None] * k + index).ravel(), weights=(value * mag[:, None]).ravel(),
+        (star[:, None] * k + index).ravel(), weights=(weighted * mag[:, None]).ravel(),
         minlength=n_stars * k,
     ).reshape(n_stars, k, 1)
     gram += omega

@@ -1,7 +1,9 @@
 """Raw G light curves -> the GRU's input tensor; the one implementation for training and serving.
 
 Per star: drop NaN epochs, fold on (period, epoch_g), fit the periodic smoothing spline with a
-fixed strength, resample at N phases j/N (j = 0..N-1, maximum light at j = 0), standardize.
+fixed strength (each epoch weighted by its inverse squared magnitude error when `epoch_weights` is
+"errors" and the curves carry errors), resample at N phases j/N (j = 0..N-1, maximum light at
+j = 0), standardize.
 X[..., 0] = phase * period (days since maximum: how the period reaches the network),
 X[..., 1] = standardized magnitude. A star that cannot be processed keeps its row with zeros in X
 and a reason, so callers can always line results up with their input.
@@ -28,6 +30,9 @@ REASONS = R.codes(R.BAD_PERIOD, R.BAD_EPOCH, R.FEW_EPOCHS, R.CONSTANT_MAGNITUDES
 _CONSTANT_MAG = 1e-6
 # CurveOptions' defaults are PreprocessConfig's (one source); callers pass cfg.curve_options(type).
 _DEFAULTS = PreprocessConfig()
+# Relative epoch weights are kept within this factor of the star's median weight: one epoch with
+# an absurdly small reported error cannot pin the whole curve.
+_LOG_WEIGHT_RANGE = float(np.log(10.0))
 
 
 @dataclass
@@ -68,6 +73,7 @@ class CurveOptions:
     min_epochs: int = _DEFAULTS.min_epochs
     n_knots: int = _DEFAULTS.n_knots
     max_phase_gap: float = _DEFAULTS.max_phase_gap
+    epoch_weights: str = _DEFAULTS.epoch_weights  # "errors" (1 / mag_error^2) | "none"
 
     @classmethod
     def of(cls, options: CurveOptions | Mapping) -> CurveOptions:
@@ -76,13 +82,29 @@ class CurveOptions:
 
 
 def preprocess_arrays(times: Sequence[np.ndarray], mags: Sequence[np.ndarray], periods, epochs,
-                      options: CurveOptions | Mapping) -> PreprocessResult:
-    """Tensors for a list of light curves (one 1-D time and mag array per star).
+                      options: CurveOptions | Mapping,
+                      errors: Sequence[np.ndarray] | None = None) -> PreprocessResult:
+    """Tensors for a list of light curves (one 1-D time and mag array per star, and optionally one
+    mag error array).
 
-    times in days (BJD(TCB) - 2455197.5, the archive's units; epochs in the same units), mags in
-    mag; NaN epochs are dropped.
+    times in days (BJD(TCB) - 2455197.5, the archive's units; epochs in the same units), mags and
+    errors in mag; NaN epochs are dropped.
     """
-    return preprocess_curves(LightCurves.from_lists(times, mags, periods, epochs), options)
+    return preprocess_curves(LightCurves.from_lists(times, mags, periods, epochs, errors), options)
+
+
+def relative_weights(error: np.ndarray, star: np.ndarray, n: int) -> np.ndarray:
+    """Each epoch's 1 / error^2 relative to its star's median, (median error / error)^2, kept
+    within [1/10, 10]; 1 for an epoch without a usable error (missing, zero, negative or
+    infinite), so a star without errors is fitted unweighted."""
+    error = np.asarray(error, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(error) & (error > 0)
+    log_e = np.log(error[valid])  # in logs: a denormal error neither overflows nor divides by 0
+    log_median = segment_median(log_e, star[valid], n)
+    w = np.ones(len(error))
+    w[valid] = np.exp(np.clip(2.0 * (log_median[star[valid]] - log_e), -_LOG_WEIGHT_RANGE, _LOG_WEIGHT_RANGE))
+    return w
 
 
 def preprocess_curves(curves: LightCurves, options: CurveOptions | Mapping) -> PreprocessResult:
@@ -105,6 +127,8 @@ def preprocess_curves(curves: LightCurves, options: CurveOptions | Mapping) -> P
     # Only epochs of stars still in play go further (indices stay sorted by star).
     keep = finite & (reason == "")[star]
     star_k, time_k, mag_k = star[keep], time[keep], mag[keep]
+    weight_k = (relative_weights(curves.error[keep], star_k, n)
+                if opts.epoch_weights == "errors" and curves.error is not None else None)
     counts = np.bincount(star_k, minlength=n)
     ptp = segment_reduce(np.maximum, mag_k, counts, -np.inf) - segment_reduce(
         np.minimum, mag_k, counts, np.inf
@@ -120,7 +144,7 @@ def preprocess_curves(curves: LightCurves, options: CurveOptions | Mapping) -> P
                            phase_gap)
     fit_rows = np.flatnonzero(reason == "")
     if len(fit_rows):
-        curves_k = _Folded(phase_k, mag_k, star_k, n)
+        curves_k = _Folded(phase_k, mag_k, star_k, n, weight_k)
         reject(_fill_smoothed(out, curves_k, fit_rows, periods, opts), R.SPLINE_FAILED.code)
         out.ok = reason == ""
     return out
@@ -134,6 +158,7 @@ class _Folded:
     mag: np.ndarray
     star: np.ndarray
     n: int
+    weight: np.ndarray | None = None  # relative epoch weights; None: equal
 
 
 def _fill_smoothed(out: PreprocessResult, folded: _Folded, fit_rows: np.ndarray,
@@ -166,10 +191,11 @@ def _smooth(folded: _Folded, rows: np.ndarray, opts: CurveOptions) -> tuple[np.n
     sel = new_id[star] >= 0
     s = new_id[star[sel]]
     m = mag[sel]
+    weight = None if folded.weight is None else folded.weight[sel]
     # centre each curve first: the penalty ignores constants, and it keeps B'm well scaled
     counts = np.bincount(s, minlength=len(rows))
     centre = np.bincount(s, weights=m, minlength=len(rows)) / counts
-    coef = fit_periodic(phase[sel], m - centre[s], s, len(rows), n_knots, smoothing)
+    coef = fit_periodic(phase[sel], m - centre[s], s, len(rows), n_knots, smoothing, weight)
     index, value = periodic_basis(phase[sel], n_knots)
     fitted = np.einsum("mj,mj->m", value, coef[s[:, None], index])
     mad = 1.4826 * segment_median(np.abs(m - centre[s] - fitted), s, len(rows))

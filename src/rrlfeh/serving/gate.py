@@ -45,9 +45,11 @@ def digest_of(inputs: pd.DataFrame, y: np.ndarray, w: np.ndarray) -> str:
     h.update(np.round(np.asarray(w, np.float64), 12).tobytes())
     for col in ("period", "epoch_g"):
         h.update(inputs[col].to_numpy(np.float64).tobytes())
-    for t, m in zip(inputs["time"], inputs["mag"]):
+    errors = inputs["mag_error"] if "mag_error" in inputs.columns else [np.empty(0)] * len(inputs)
+    for t, m, e in zip(inputs["time"], inputs["mag"], errors):
         h.update(np.asarray(t, np.float64).tobytes())
         h.update(np.asarray(m, np.float64).tobytes())
+        h.update(np.asarray(e, np.float64).tobytes())
     return h.hexdigest()
 
 

@@ -3,8 +3,10 @@
 Request-level problems (not a table, a missing column) raise PayloadError, which the pyfunc turns
 into a 400. Everything wrong with a single star (unknown type, bad period, mismatched or empty
 arrays) becomes that star's `reason`, so one bad star never fails a 10,000-star request.
-Reason codes, in the order they are checked (the first failure is the one reported):
-  invalid_input  time/mag not arrays or of different lengths
+`mag_error` (one magnitude error per epoch) may be left out, as a column or for a star (null):
+those epochs weigh alike in the fit. Reason codes, in the order they are checked (the first
+failure is the one reported):
+  invalid_input  time/mag not arrays or of different lengths (mag_error too, where given)
   the input-sanity codes (rrlfeh.serving.sanity: bad_source_id, time_outside_window,
                  mag_outside_range, conflicting_epochs, period_outside_range), shared with
                  `rrlfeh predict`
@@ -31,6 +33,7 @@ from rrlfeh.serving import sanity
 from rrlfeh.serving.star_rows import clean_curves, isin_sorted
 
 INPUT_COLUMNS = curve.INPUT_COLUMNS
+REQUIRED_COLUMNS = curve.REQUIRED_INPUT
 OUTPUT_COLUMNS = curve.OUTPUT_COLUMNS
 # best_classification (as schema.canonical_type spells it) -> the model key (models/{key}/)
 TYPE_KEYS = {"RRab": "rrab", "RRc": "rrc"}
@@ -79,6 +82,11 @@ def _as_curve(value) -> np.ndarray | None:
     return arr if arr.ndim == 1 else None
 
 
+def _missing(cell) -> bool:
+    """A star's mag_error left out: null (None, NaN, pandas NA)."""
+    return cell is None or cell is pd.NA or (isinstance(cell, float) and np.isnan(cell))
+
+
 def _numbers(df: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -114,26 +122,35 @@ def parse_request(df: pd.DataFrame, bounds: sanity.Bounds | None = None) -> Requ
     """Check the columns, then give every star either a clean light curve or a reason."""
     if not isinstance(df, pd.DataFrame):
         raise PayloadError(f"expected a table of stars, got {type(df).__name__}")
-    missing = [c for c in INPUT_COLUMNS if c not in df.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        raise PayloadError(f"missing column(s) {missing}; a request needs {list(INPUT_COLUMNS)}")
+        raise PayloadError(f"missing column(s) {missing}; a request needs {list(REQUIRED_COLUMNS)} "
+                           f"(and may add {list(curve.OPTIONAL_INPUT)})")
     ids = parse_source_ids(df["source_id"])
 
     n = len(df)
     reason = np.full(n, "", dtype=object)
     times: list[np.ndarray] = []
     mags: list[np.ndarray] = []
+    errors: list[np.ndarray] = []
     empty = np.empty(0, dtype=np.float64)
-    for i, (t_cell, m_cell) in enumerate(zip(df["time"].to_numpy(object), df["mag"].to_numpy(object))):
+    error_cells = df["mag_error"].to_numpy(object) if "mag_error" in df.columns else np.full(n, None)
+    cells = zip(df["time"].to_numpy(object), df["mag"].to_numpy(object), error_cells)
+    for i, (t_cell, m_cell, e_cell) in enumerate(cells):
         t, m = _as_curve(t_cell), _as_curve(m_cell)
-        if t is None or m is None or t.shape != m.shape:
+        e = None if _missing(e_cell) else _as_curve(e_cell)
+        if (t is None or m is None or t.shape != m.shape
+                or (not _missing(e_cell) and (e is None or e.shape != t.shape))):
             reason[i] = R.INVALID_INPUT.code
             times.append(empty)
             mags.append(empty)
+            errors.append(empty)
             continue
         times.append(t)
         mags.append(m)
-    curves = LightCurves.from_lists(times, mags, _numbers(df, "period"), _numbers(df, "epoch_g"))
+        errors.append(np.full(t.shape, np.nan) if e is None else e)
+    curves = LightCurves.from_lists(times, mags, _numbers(df, "period"), _numbers(df, "epoch_g"),
+                                    errors)
     # NaN epochs are dropped (as in training), exact repeats dropped and counted, impossible values
     # give the star a reason: one implementation for predict and serve (serving/sanity.py)
     checked = sanity.screen(ids, curves, bounds or sanity.Bounds())
@@ -180,7 +197,7 @@ def model_input_from_tables(vari: pd.DataFrame, epochs: pd.DataFrame) -> pd.Data
     found = clean_curves(schema.conform(epochs, "epoch_photometry"), np.unique(sid))
     at = np.searchsorted(found.source_id, sid)
     has = isin_sorted(sid, found.source_id)
-    times, mags = found.times(), found.mags()
+    times, mags, errors = found.times(), found.mags(), found.errors()
     return pd.DataFrame({
         "source_id": sid,
         "type": vari["best_classification"].fillna("").astype(str).to_numpy(object),
@@ -188,17 +205,19 @@ def model_input_from_tables(vari: pd.DataFrame, epochs: pd.DataFrame) -> pd.Data
         "epoch_g": vari["epoch_g"].to_numpy(np.float64),
         "time": [times[j] if ok else np.empty(0) for j, ok in zip(at, has)],
         "mag": [mags[j] if ok else np.empty(0) for j, ok in zip(at, has)],
+        "mag_error": [errors[j] if ok else np.empty(0) for j, ok in zip(at, has)],
     })
 
 
 def signature():
     """MLflow signature of the contract (core.curve): list-valued columns are Array(double)
-    (float64, so JSON numbers pass)."""
+    (float64, so JSON numbers pass); mag_error is optional."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Array, ColSpec, Schema
 
     def spec(name: str, kind: str):
-        return ColSpec(Array(kind[6:-1]) if kind.startswith("array<") else kind, name)
+        return ColSpec(Array(kind[6:-1]) if kind.startswith("array<") else kind, name,
+                       required=name not in curve.OPTIONAL_INPUT)
 
     return ModelSignature(inputs=Schema([spec(c, k) for c, k in curve.INPUT.items()]),
                           outputs=Schema([spec(c, k) for c, k in curve.OUTPUT.items()]))

@@ -76,11 +76,13 @@ def predict_spark(cfg: PredictConfig, model_path: str, config: dict, epoch_paths
         per_star = epochs.groupBy("source_id").count().toPandas()
         seen = per_star["source_id"].to_numpy(dtype="int64")
 
-        clean_g = epochs.filter(curve.usable_epochs_spark(F))
+        clean_g = epochs.filter(curve.usable_epochs_spark(F)).withColumn(
+            "mag_error", curve.mag_error_spark(F))
         curves = (
             clean_g.groupBy("source_id")
-            .agg(F.sort_array(F.collect_list(F.struct("time", "mag"))).alias("pts"))
-            .select("source_id", F.col("pts.time").alias("time"), F.col("pts.mag").alias("mag"))
+            .agg(F.sort_array(F.collect_list(F.struct("time", "mag", "mag_error"))).alias("pts"))
+            .select("source_id", F.col("pts.time").alias("time"), F.col("pts.mag").alias("mag"),
+                    F.col("pts.mag_error").alias("mag_error"))
         )
         catalogue = spark.createDataFrame(stars[["source_id", "type", "period", "epoch_g"]])
         rows = curves.join(catalogue, on="source_id", how="inner").select(*star_rows.MODEL_INPUT)

@@ -84,6 +84,7 @@ def model_rows(curves: LightCurves, types: np.ndarray) -> pd.DataFrame:
         "period": curves.period,
         "epoch_g": curves.epoch,
         "time": _objects(curves.times()), "mag": _objects(curves.mags()),
+        "mag_error": _objects(curves.errors()),
     })
 
 
@@ -135,15 +136,16 @@ def clean_curves(epochs: pd.DataFrame, ids: np.ndarray) -> LightCurves:
 
     What goes in is what training used: the contract's usable epochs (core.curve: G transits not
     rejected_by_variability with a time and magnitude; an infinity is left to the sanity check),
-    in time order.
+    in time order, with their magnitude errors (NaN where the table has no flux_over_error).
     """
     sid = epochs["source_id"].to_numpy()
     use = curve.usable_epochs(epochs) & isin_sorted(sid, ids)
     s, t, m = sid[use], epochs["time"].to_numpy()[use], epochs["mag"].to_numpy()[use]
+    e = curve.epoch_errors(epochs)[use]
     order = np.lexsort((t, s))
-    s, t, m = s[order], t[order], m[order]
+    s, t, m, e = s[order], t[order], m[order], e[order]
     uniq, counts = np.unique(s, return_counts=True)
-    curves = LightCurves.from_counts(counts, t, m)
+    curves = LightCurves.from_counts(counts, t, m, error=e)
     return dataclasses.replace(curves, source_id=uniq.astype("int64"))
 
 
