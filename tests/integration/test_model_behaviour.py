@@ -56,7 +56,8 @@ def test_the_estimate_does_not_change(served, stars, change):
     else:
         order = [rng.permutation(len(t)) for t in stars["time"]]
         moved = stars.assign(time=[t[o] for t, o in zip(stars["time"], order)],
-                             mag=[m[o] for m, o in zip(stars["mag"], order)])
+                             mag=[m[o] for m, o in zip(stars["mag"], order)],
+                             mag_error=[e[o] for e, o in zip(stars["mag_error"], order)])
     np.testing.assert_allclose(_feh(served, moved), _feh(served, stars), atol=1e-4)
 
 

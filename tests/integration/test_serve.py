@@ -49,8 +49,12 @@ def _post(url: str, body: bytes | str, timeout: float = 120) -> tuple[int, str]:
 
 
 def _records(df: pd.DataFrame) -> str:
+    """The rows as the JSON a client sends: lists, and null where a magnitude error is missing."""
     rows = df.assign(time=[np.asarray(t).tolist() for t in df["time"]],
                      mag=[np.asarray(m).tolist() for m in df["mag"]])
+    if "mag_error" in df.columns:
+        rows = rows.assign(mag_error=[[None if np.isnan(v) else v for v in np.asarray(e, float).tolist()]
+                                      for e in df["mag_error"]])
     return json.dumps({"dataframe_records": rows.to_dict(orient="records")})
 
 
@@ -148,14 +152,15 @@ def test_malformed_requests_get_a_clear_400(server, body, fragment):
 
 def test_bad_stars_get_a_reason_and_keep_their_row(server, test_stars):
     url, _ = server
-    rows = test_stars.head(8).copy().astype({"time": object, "mag": object, "type": object})
-    t, m = np.asarray(rows.at[0, "time"]), np.asarray(rows.at[0, "mag"])
-    rows.at[0, "time"], rows.at[0, "mag"] = [], []  # empty arrays
+    rows = test_stars.head(8).copy().astype({"time": object, "mag": object, "mag_error": object,
+                                             "type": object})
+    t, m, e = (np.asarray(rows.at[0, c]) for c in ("time", "mag", "mag_error"))
+    rows.at[0, "time"], rows.at[0, "mag"], rows.at[0, "mag_error"] = [], [], []  # empty arrays
     rows.at[1, "mag"] = np.full(len(rows.at[1, "mag"]), np.nan)  # NaN-only magnitudes
     rows.at[2, "time"] = np.asarray(rows.at[2, "time"])[:-1]  # mismatched lengths
     rows.at[3, "type"] = "RRd"
     rows.at[4, "period"] = -0.5
-    rows.at[5, "time"], rows.at[5, "mag"] = t[:8], m[:8]  # below predict.min_epochs
+    rows.at[5, "time"], rows.at[5, "mag"], rows.at[5, "mag_error"] = t[:8], m[:8], e[:8]  # below predict.min_epochs
     m6 = np.asarray(rows.at[6, "mag"]).copy()
     m6[::3] = np.nan  # some NaN epochs: dropped, the star is still answered
     rows.at[6, "mag"] = m6
