@@ -98,15 +98,21 @@ def load_type_model(folder: Path, ensemble_size: int) -> TypeModel:
     return TypeModel(key=str(manifest["type"]).lower(), manifest=manifest, models=models)
 
 
+# Curve options added after models were first registered, and the value every model made before
+# the option existed was trained with (a fact, not a default: such a manifest has no other).
+ADDED_LATER = {"epoch_weights": "none"}
+
+
 def preprocess_kwargs(preprocess_cfg: dict, n_points: int, min_epochs: int,
                       where: str = "manifest") -> dict[str, Any]:
     """The fields of features.tensors.CurveOptions from the manifest's preprocess config.
 
     The manifest stores the curve options as training used them, and serving takes them as they
     are: a key preprocessing needs that is missing, or a key no preprocessing config has (a
-    renamed option), is a DataError naming it, never a silent default. min_epochs is the
-    inference threshold (below the training cut), never below the preprocessing's own floor for
-    a meaningful fit.
+    renamed option), is a DataError naming it, never a silent default. The one exception is a key
+    of ADDED_LATER, missing from a manifest written before it existed: that model was trained
+    with the key's old behaviour. min_epochs is the inference threshold (below the training cut),
+    never below the preprocessing's own floor for a meaningful fit.
     """
     import dataclasses
 
@@ -116,6 +122,7 @@ def preprocess_kwargs(preprocess_cfg: dict, n_points: int, min_epochs: int,
 
     known = {f.name for f in dataclasses.fields(PreprocessConfig)}
     needed = ({f.name for f in dataclasses.fields(CurveOptions)} & known) - {"n_points"}
+    preprocess_cfg = {**{k: v for k, v in ADDED_LATER.items() if k in needed}, **preprocess_cfg}
     unknown, missing = sorted(set(preprocess_cfg) - known), sorted(needed - set(preprocess_cfg))
     problems = [f"unknown {unknown}"] * bool(unknown) + [f"missing {missing}"] * bool(missing)
     if problems:
