@@ -67,7 +67,7 @@ def test_first_registration_becomes_champion(mlflow_store, tiny_workspace):
     assert info.metadata["predict"] == {k: raw[k] for k in (
         "min_epochs", "ensemble_size", "batch_size", "warmup", "error_scale", "extra_error",
         "extra_error_out_of_range",
-        "time_window", "period_range", "mag_range")}
+        "time_window", "period_range", "mag_range", "epoch_weights")}
     assert (local / "artifacts" / "rrc" / "fold_r0_k1.keras").exists()
     # the logged model_config (params.predict) can be overridden at load: one fold, no spread
     vari = schema.read_table(tiny_workspace.clean_dir / "vari_rrlyrae.parquet", "vari_rrlyrae")
@@ -76,6 +76,16 @@ def test_first_registration_becomes_champion(mlflow_store, tiny_workspace):
     full = mlflow.pyfunc.load_model(f"models:/{NAME}/1", model_config={"warmup": False}).predict(rows)
     one = mlflow.pyfunc.load_model(f"models:/{NAME}/1", model_config={"ensemble_size": 1}).predict(rows)
     assert (full["feh_std"] > 0).all() and (one["feh_std"] == 0).all()
+    # predict.epoch_weights: the served fit weighs epochs by their mag_error ("errors"), or not
+    noisy = rows.assign(mag_error=[np.where(np.arange(len(t)) % 3 == 0, 0.3, 0.01) for t in rows["time"]])
+    answers = {w: mlflow.pyfunc.load_model(f"models:/{NAME}/1", model_config={"warmup": False, "epoch_weights": w})
+               for w in ("errors", "none")}
+    unweighted = answers["none"].predict(rows)["feh"]
+    np.testing.assert_array_equal(answers["none"].predict(noisy)["feh"], unweighted)
+    assert not np.allclose(answers["errors"].predict(noisy)["feh"], unweighted)
+    np.testing.assert_array_equal(answers["errors"].predict(rows.drop(columns="mag_error"))["feh"], unweighted)
+    equal = rows.assign(mag_error=[np.full(len(t), 0.02) for t in rows["time"]])
+    np.testing.assert_array_equal(answers["errors"].predict(equal)["feh"], unweighted)
     assert (one["status"] == "ok").all() and not np.allclose(one["feh"], full["feh"])
 
     # predict.extra_error_out_of_range widens feh_error of the flagged stars only: a star with 4x the

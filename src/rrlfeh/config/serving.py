@@ -38,6 +38,12 @@ class PredictConfig:
     # miss by 4-5x more than the rest (docs/REAL_STARS.md), and one term for all would inflate
     # the unflagged stars' intervals to cover the flagged ones
     extra_error_out_of_range: float = 0.0
+    # how the served model weighs a star's epochs in its spline fit: "errors" (1 / mag_error^2, as
+    # preprocess.epoch_weights describes), "none" (alike), or "" (as its training tensors were
+    # fitted: preprocess.epoch_weights in its manifest). params.yaml sets "errors": real magnitude
+    # errors flag bad transits, simulated ones do not (docs/REAL_STARS.md); "" is what a model
+    # logged before this key existed gets, so its answers stay what they were
+    epoch_weights: str = ""
     # what an impossible star is (serving/sanity.py, whose Bounds default to these), for the served
     # model and `rrlfeh predict`. Times in BJD(TCB) - 2455197.5 d: DR3 spans 1666-2704, DR4-like
     # spans reach 3672; periods in days (RR Lyrae pulsate in 0.2-1.2 d); G mags (validate.mag_max is
@@ -58,6 +64,8 @@ class PredictConfig:
             )
         if not 0 < self.error_scale < 100:
             raise ValueError(f"error_scale must be in (0, 100), got {self.error_scale}")
+        if self.epoch_weights not in ("", "errors", "none"):
+            raise ValueError(f"epoch_weights must be 'errors', 'none' or '' (as trained), got {self.epoch_weights!r}")
         for key in ("extra_error", "extra_error_out_of_range"):
             if not 0 <= getattr(self, key) < 10:
                 raise ValueError(f"{key} must be in [0, 10) dex, got {getattr(self, key)}")

@@ -75,7 +75,7 @@ STAGES: dict[str, StageParams] = {
         results=("register", "predict.min_epochs", "predict.ensemble_size", "predict.batch_size",
                  "predict.warmup", "predict.error_scale", "predict.extra_error", "predict.extra_error_out_of_range",
                  "predict.time_window", "predict.period_range", "predict.mag_range",
-                 *_WEIGHTS),  # the gate's weights (KDE of the development labels)
+                 "predict.epoch_weights", *_WEIGHTS),  # the gate's weights (KDE of the development labels)
     ),
     "summary": StageParams(results=()),  # reads the stage reports, no params
 }

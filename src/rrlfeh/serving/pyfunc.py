@@ -24,7 +24,8 @@ from rrlfeh.serving import payload, sanity
 
 # The PredictConfig fields the model itself uses: logged as its model_config.
 MODEL_CONFIG_KEYS = ("min_epochs", "ensemble_size", "batch_size", "warmup", "error_scale",
-                     "extra_error", "extra_error_out_of_range", "time_window", "period_range", "mag_range")  # the last three: serving.sanity
+                     "extra_error", "extra_error_out_of_range", "time_window", "period_range", "mag_range",  # these three: serving.sanity
+                     "epoch_weights")
 
 
 # Requests of at most this many stars go through the block-diagonal fused network (3 recurrent
@@ -159,6 +160,8 @@ class FehModel(mlflow.pyfunc.PythonModel):
             self.curve_options[tm.key] = preprocess_kwargs(
                 tm.manifest.get("preprocess", {}), tm.n_points, self.min_epochs,
                 where=f"model type {tm.key} ({Path(path).name}/manifest.json)")
+            if cfg["epoch_weights"]:  # the inference setting; "" keeps the training tensors' one
+                self.curve_options[tm.key]["epoch_weights"] = str(cfg["epoch_weights"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from rrlfeh.features.tensors import preprocess_curves
