@@ -1,0 +1,150 @@
+"""How far simulated curves are from real ones, as the network sees them (issue 21): a classifier
+two-sample test. 0.5 AUC means a classifier cannot tell them apart; 1.0 means every curve gives
+itself away.
+
+Real: Gaia DR3 RR Lyrae folders from ../shared/data (never copied into the project); simulated:
+the project's simulator with the params given (RRab only, no cuts). Both go through the same
+code as `rrlfeh predict` (serving.star_rows.clean_curves: clean G epochs with their errors, then
+features.tensors.preprocess_curves at the params' curve options and predict.min_epochs). Stars
+that fold badly (robust scatter around the curve, in units of its amplitude, above the simulated
+99th percentile: wrong periods, RRc at alias periods) are left out of the `well_folded` test; the
+share left out is reported. The classes are balanced by subsampling the larger; 5-fold
+out-of-fold AUC of a gradient-boosted classifier (scikit-learn) on:
+  - network: the 64 standardized magnitudes and the period (what the GRU reads);
+  - network_and_side: plus the epoch count, amplitude, scatter and largest phase gap;
+  - each side feature alone (which one gives the simulation away).
+Prints JSON; says so and exits when no real folder is there.
+
+    python -m bench.sim_real_gap [--real DIR ...] [--params params.yaml] [--n-sim 4000]
+        [-S extract.simulate.sampling.epochs_median=40 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+DEFAULT_REAL = [SHARED / "gaia_dr3_rrl_unlabelled", SHARED / "gaia_dr3_rrab_labelled"]
+SIDE = ("n_epochs", "amplitude", "scatter", "phase_gap")
+
+
+def load_params(path: Path, overrides: list[str], n_sim: int):
+    """The params with `-S key=value` overrides and the simulator reduced to n_sim RRab."""
+    from rrlfeh.config.loader import load_params as load
+
+    data = yaml.safe_load(path.read_text())
+    for o in overrides:
+        key, value = o.split("=", 1)
+        node = data
+        *parents, leaf = key.split(".")
+        for k in parents:
+            node = node[k]
+        node[leaf] = yaml.safe_load(value)
+    data["extract"]["simulate"].update(n_rrab=n_sim, n_rrc=0, n_rrd=0)
+    tmp = Path("/tmp/rrlfeh-sim-real-gap-params.yaml")
+    tmp.write_text(yaml.safe_dump(data))
+    return load(tmp)
+
+
+def tensors(vari: pd.DataFrame, epochs: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """One row per star that preprocesses: the 64 standardized mags, period and side features."""
+    from rrlfeh.core import schema
+    from rrlfeh.features.tensors import preprocess_curves
+    from rrlfeh.serving.star_rows import clean_curves
+
+    vari = schema.conform(vari, "vari_rrlyrae")
+    ids = np.sort(vari["source_id"].to_numpy(np.int64))
+    curves = clean_curves(schema.conform(epochs, "epoch_photometry"), ids)
+    v = vari.set_index("source_id").loc[curves.source_id]
+    curves = dataclasses.replace(curves, period=schema.period_of(v.reset_index()).to_numpy(np.float64),
+                                 epoch=v["epoch_g"].to_numpy(np.float64))
+    res = preprocess_curves(curves, options)
+    ok = res.ok
+    out = pd.DataFrame(res.X[ok, :, 1], columns=[f"m{j:02d}" for j in range(res.X.shape[1])])
+    out["period"] = curves.period[ok]
+    for name in SIDE:
+        out[name] = np.asarray(getattr(res, name), dtype=np.float64)[ok]
+    return out
+
+
+def read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from rrlfeh.sources.files import discover, iter_epoch_batches, read_vari_table
+
+    files = discover([folder])
+    vari = read_vari_table(files.vari)
+    epochs = pd.concat(list(iter_epoch_batches(files.epochs, 5000)), ignore_index=True)
+    return vari, epochs
+
+
+def auc(real: pd.DataFrame, sim: pd.DataFrame, columns: list[str], seed: int = 0) -> float:
+    """Out-of-fold ROC AUC of telling real (1) from simulated (0), classes balanced."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    rng = np.random.default_rng(seed)
+    n = min(len(real), len(sim))
+    x = np.vstack([real[columns].to_numpy()[rng.permutation(len(real))[:n]],
+                   sim[columns].to_numpy()[rng.permutation(len(sim))[:n]]])
+    y = np.r_[np.ones(n), np.zeros(n)]
+    clf = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
+    p = cross_val_predict(clf, x, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed),
+                          method="predict_proba")[:, 1]
+    return round(float(roc_auc_score(y, p)), 4)
+
+
+def gap(real: pd.DataFrame, sim: pd.DataFrame) -> dict:
+    mags = [c for c in sim.columns if c.startswith("m")]
+    network = mags + ["period"]
+    out = {"n_real": int(len(real)), "n_sim": int(len(sim)),
+           "auc_network": auc(real, sim, network),
+           "auc_network_and_side": auc(real, sim, network + list(SIDE))}
+    out["auc_alone"] = {c: auc(real, sim, [c]) for c in ("period", *SIDE)}
+    out["medians_real_sim"] = {c: [round(float(real[c].median()), 4), round(float(sim[c].median()), 4)]
+                               for c in ("period", *SIDE)}
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--real", type=Path, action="append", default=None)
+    ap.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    ap.add_argument("--n-sim", type=int, default=4000)
+    ap.add_argument("-S", dest="overrides", action="append", default=[])
+    args = ap.parse_args(argv)
+    from rrlfeh.sim.simulate import simulate_tables
+
+    p = load_params(args.params, args.overrides, args.n_sim)
+    options = {**p.preprocess.curve_options("rrab"), "min_epochs": p.predict.min_epochs}
+    tables = simulate_tables(p.extract.simulate, p.seed)
+    vari = tables["vari_rrlyrae"]
+    sim = tensors(vari[vari["best_classification"] == "RRab"], tables["epoch_photometry"], options)
+    limit = float(sim["scatter"].quantile(0.99))
+    report = {"params": str(args.params), "overrides": args.overrides, "curve_options": options,
+              "scatter_limit_sim_p99": round(limit, 4), "real": {}}
+    for folder in args.real or DEFAULT_REAL:
+        if not folder.is_dir():
+            report["real"][folder.name] = f"{folder} not found: not measured"
+            continue
+        real = tensors(*read_folder(folder), options)
+        folded = real[real["scatter"] <= limit]
+        report["real"][folder.name] = {
+            "all": gap(real, sim),
+            "well_folded": {"share_of_real_kept": round(len(folded) / max(len(real), 1), 4),
+                            **gap(folded, sim)},
+        }
+    json.dump(report, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()
