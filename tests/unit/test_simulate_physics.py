@@ -197,3 +197,20 @@ def test_default_population_matches_the_real_calibration_half():
     assert a1[1] == pytest.approx(-0.858, abs=0.05) and a1[2] == pytest.approx(-0.116, abs=0.01)
     assert np.mean(pop.feh_true) == pytest.approx(-1.52, abs=0.02)
     assert np.mean(pop.period) == pytest.approx(0.58, abs=0.01)
+
+
+def test_higher_harmonic_diversity_leaves_everything_else_alone():
+    base = SimulateConfig().rrab
+    varied = replace(base, higher_ratio_sd=[0.09, 0.145, 0.13], higher_phase_offset=[0.09, 0.25, 0.41],
+                     higher_phase_sd=[0.14, 0.22, 0.40])
+    a = draw_rrab(np.random.default_rng(7), 4000, base, "photometric")
+    b = draw_rrab(np.random.default_rng(7), 4000, varied, "photometric")
+    for name in ("feh_true", "label", "period", "feh_error"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(a.amp[:, :3], b.amp[:, :3])  # A1, R21, R31 as before
+    np.testing.assert_array_equal(a.phase[:, :3], b.phase[:, :3])  # so phi21, phi31 and the label too
+    frac = b.amp[:, 3:] / b.amp[:, 2:3]
+    np.testing.assert_allclose(np.median(frac, axis=0), base.higher_over_r31, atol=0.01)
+    np.testing.assert_allclose(frac.std(axis=0), [0.09, 0.145, 0.13], rtol=0.1)  # few clipped at 0
+    shift = np.angle(np.exp(1j * (b.phase[:, 3:] - a.phase[:, 3:])))
+    np.testing.assert_allclose(np.median(shift, axis=0), [0.09, 0.25, 0.41], atol=0.02)

@@ -95,6 +95,12 @@ class RRabPhysics:
     r_min: float = 0.01  # lower clip of R21 and R31
     # R41, R51, R61 as fractions of R31
     higher_over_r31: list[float] = field(default_factory=lambda: [0.60, 0.36, 0.21])
+    # star-to-star diversity of the higher harmonics (k = 4, 5, 6; 0 = none): N(0, sd) added to the
+    # fractions above, and offset + N(0, sd) rad added to phi_k1 beyond its progression from
+    # phi21 and phi31 (the labels' phi31 is untouched); bench/sim_real_gap.py, docs/SIMULATOR.md
+    higher_ratio_sd: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    higher_phase_offset: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    higher_phase_sd: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     phi31_0: float = 2.343
     phi31_period: float = 6.25
     phi31_feh: float = 1.174
@@ -111,6 +117,10 @@ class RRabPhysics:
         _require(self.period_min < self.period_max, "rrab.period_min must be < period_max")
         _require(0 < self.a1_min, "rrab.a1_min must be > 0")
         _require(len(self.higher_over_r31) == 3, "rrab.higher_over_r31 needs R41, R51, R61 / R31")
+        for name in ("higher_ratio_sd", "higher_phase_offset", "higher_phase_sd"):
+            _require(len(getattr(self, name)) == 3, f"rrab.{name} needs three values (k = 4, 5, 6)")
+        _require(min(self.higher_ratio_sd) >= 0 and min(self.higher_phase_sd) >= 0,
+                 "rrab.higher_ratio_sd and higher_phase_sd must be >= 0")
 
 
 @dataclass(frozen=True)

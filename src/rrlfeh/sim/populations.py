@@ -93,12 +93,29 @@ def draw_rrab(rng: np.random.Generator, n: int, cfg: RRabPhysics, label_mode: st
     phi21 = _normal(rng, cfg.phi21_0 + cfg.phi21_phi31 * phi31, cfg.phi21_sd, n)
     phase = _phases(rng, phi21, phi31)
     feh_rel = relation_feh(cfg.relation, period, phi31)
+    feh_error = _feh_error(rng, cfg.feh_error, n)
+    ratios, phase = _higher_harmonics(rng, cfg, ratios, phase)
     return Population(
         kind="RRab", feh_true=feh, feh_relation=feh_rel,
         label=feh if label_mode == "spectroscopic" else feh_rel,
-        feh_error=_feh_error(rng, cfg.feh_error, n), period=period,
+        feh_error=feh_error, period=period,
         amp=a1[:, None] * ratios, phase=phase, pf=period, p1_o=_nan(n), **_single_mode(n),
     )
+
+
+def _higher_harmonics(rng, cfg: RRabPhysics, ratios: np.ndarray, phase: np.ndarray):
+    """R41..R61 and phi41..phi61 varied star to star (drawn last, and only when on: every other
+    parameter keeps its value, and with the diversity off the stream is unchanged)."""
+    if not (any(cfg.higher_ratio_sd) or any(cfg.higher_phase_offset) or any(cfg.higher_phase_sd)):
+        return ratios, phase
+    n = len(ratios)
+    frac = np.asarray(cfg.higher_over_r31) + np.asarray(cfg.higher_ratio_sd) * rng.standard_normal((n, 3))
+    ratios = ratios.copy()
+    ratios[:, 3:] = np.maximum(frac, 0.0) * ratios[:, 2:3]
+    shift = np.asarray(cfg.higher_phase_offset) + np.asarray(cfg.higher_phase_sd) * rng.standard_normal((n, 3))
+    phase = phase.copy()
+    phase[:, 3:] = np.mod(phase[:, 3:] + shift, TWO_PI)  # phi_k = phi_k1 + k phi_1: the shift is phi_k1's
+    return ratios, phase
 
 
 def draw_rrc(rng: np.random.Generator, n: int, cfg: RRcPhysics, label_mode: str) -> Population:
