@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 
+@pytest.mark.integration  # scikit-learn's gradient boosting runs `lscpu` once to count the cores
 def test_auc_is_a_half_for_one_distribution_and_near_one_for_two():
     from bench.sim_real_gap import auc
 
