@@ -12,6 +12,9 @@ share left out is reported. The classes are balanced by subsampling the larger; 
 out-of-fold AUC of a gradient-boosted classifier (scikit-learn) on:
   - network: the 64 standardized magnitudes and the period (what the GRU reads);
   - network_and_side: plus the epoch count, amplitude, scatter and largest phase gap;
+  - first_three_harmonics: the period and the first three harmonics of the resampled curve (A1,
+    R21, R31, phi21, phi31 of its discrete Fourier transform): how much of the gap the low-order
+    shape carries;
   - each side feature alone (which one gives the simulation away).
 Prints JSON; says so and exits when no real folder is there.
 
@@ -102,12 +105,26 @@ def auc(real: pd.DataFrame, sim: pd.DataFrame, columns: list[str], seed: int = 0
     return round(float(roc_auc_score(y, p)), 4)
 
 
+def low_harmonics(curves: pd.DataFrame) -> pd.DataFrame:
+    """Period, A1, R21, R31, phi21, phi31 of each resampled curve (its discrete Fourier transform)."""
+    mags = curves[[c for c in curves.columns if c.startswith("m")]].to_numpy()
+    f = np.fft.rfft(mags, axis=1)[:, 1:4]
+    amp, phase = np.abs(f), np.angle(f)
+    return pd.DataFrame({
+        "period": curves["period"].to_numpy(), "A1": amp[:, 0], "R21": amp[:, 1] / amp[:, 0],
+        "R31": amp[:, 2] / amp[:, 0], "phi21": np.angle(np.exp(1j * (phase[:, 1] - 2 * phase[:, 0]))),
+        "phi31": np.angle(np.exp(1j * (phase[:, 2] - 3 * phase[:, 0]))),
+    })
+
+
 def gap(real: pd.DataFrame, sim: pd.DataFrame) -> dict:
     mags = [c for c in sim.columns if c.startswith("m")]
     network = mags + ["period"]
+    low_real, low_sim = low_harmonics(real), low_harmonics(sim)
     out = {"n_real": int(len(real)), "n_sim": int(len(sim)),
            "auc_network": auc(real, sim, network),
-           "auc_network_and_side": auc(real, sim, network + list(SIDE))}
+           "auc_network_and_side": auc(real, sim, network + list(SIDE)),
+           "auc_first_three_harmonics": auc(low_real, low_sim, list(low_real.columns))}
     out["auc_alone"] = {c: auc(real, sim, [c]) for c in ("period", *SIDE)}
     out["medians_real_sim"] = {c: [round(float(real[c].median()), 4), round(float(sim[c].median()), 4)]
                                for c in ("period", *SIDE)}
