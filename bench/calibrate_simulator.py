@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,9 @@ def measure(curves, feh=None) -> dict:
     return out
 
 
-def simulated(params_path: Path, overrides: list[str], n_rrab: int):
+def rrab_params(params_path: Path, overrides: list[str], n_rrab: int):
+    """The params with `-S key=value` overrides and the simulator reduced to n_rrab RRab (checked
+    by the project's loader, from a temporary copy)."""
     data = yaml.safe_load(params_path.read_text())
     for o in overrides:
         key, value = o.split("=", 1)
@@ -54,9 +57,14 @@ def simulated(params_path: Path, overrides: list[str], n_rrab: int):
             node = node[k]
         node[leaf] = yaml.safe_load(value)
     data["extract"]["simulate"].update(n_rrab=n_rrab, n_rrc=0, n_rrd=0)
-    tmp = Path("/tmp/rrlfeh-calibrate-params.yaml")
-    tmp.write_text(yaml.safe_dump(data))
-    p = load_params(tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "params.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return load_params(path)
+
+
+def simulated(params_path: Path, overrides: list[str], n_rrab: int):
+    p = rrab_params(params_path, overrides, n_rrab)
     t = simulate_tables(p.extract.simulate, p.seed)
     v = t["vari_rrlyrae"].merge(t["labels"], on="source_id")
     # the training cuts' epoch floor is not applied: real stars at inference have 20+ epochs

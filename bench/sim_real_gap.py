@@ -32,30 +32,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_REAL = [SHARED / "gaia_dr3_rrl_unlabelled", SHARED / "gaia_dr3_rrab_labelled"]
 SIDE = ("n_epochs", "amplitude", "scatter", "phase_gap")
-
-
-def load_params(path: Path, overrides: list[str], n_sim: int):
-    """The params with `-S key=value` overrides and the simulator reduced to n_sim RRab."""
-    from rrlfeh.config.loader import load_params as load
-
-    data = yaml.safe_load(path.read_text())
-    for o in overrides:
-        key, value = o.split("=", 1)
-        node = data
-        *parents, leaf = key.split(".")
-        for k in parents:
-            node = node[k]
-        node[leaf] = yaml.safe_load(value)
-    data["extract"]["simulate"].update(n_rrab=n_sim, n_rrc=0, n_rrd=0)
-    tmp = Path("/tmp/rrlfeh-sim-real-gap-params.yaml")
-    tmp.write_text(yaml.safe_dump(data))
-    return load(tmp)
 
 
 def tensors(vari: pd.DataFrame, epochs: pd.DataFrame, options: dict) -> pd.DataFrame:
@@ -138,9 +119,10 @@ def main(argv=None) -> None:
     ap.add_argument("--n-sim", type=int, default=4000)
     ap.add_argument("-S", dest="overrides", action="append", default=[])
     args = ap.parse_args(argv)
+    from bench.calibrate_simulator import rrab_params
     from rrlfeh.sim.simulate import simulate_tables
 
-    p = load_params(args.params, args.overrides, args.n_sim)
+    p = rrab_params(args.params, args.overrides, args.n_sim)
     options = {**p.preprocess.curve_options("rrab"), "min_epochs": p.predict.min_epochs}
     tables = simulate_tables(p.extract.simulate, p.seed)
     vari = tables["vari_rrlyrae"]
