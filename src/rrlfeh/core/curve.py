@@ -45,7 +45,7 @@ def in_band(band) -> np.ndarray:
 
 def mag_error(flux_over_error) -> np.ndarray:
     """Each epoch's magnitude error from the archive's flux_over_error (1.0857 / S/N); NaN where
-    the S/N is missing, not positive or not finite (the epoch then weighs like its star's mean)."""
+    the S/N is missing, not positive or not finite (the epoch then weighs like its star's median)."""
     foe = pd.to_numeric(pd.Series(flux_over_error), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.isfinite(foe) & (foe > 0), _MAG_PER_FLUX / foe, np.nan)

@@ -136,16 +136,17 @@ class LightCurves:
             raise ValueError(f"times, mags and errors differ in length: {len(times)}, {len(mags)}"
                              + (f", {len(errors)}" if errors is not None else ""))
         time, offsets = concat(times)
+        flat = {}
         for name, parts in (("mags", mags), ("errors", errors)):
             if parts is None:
                 continue
-            other = concat(parts)[1]
+            flat[name], other = concat(parts)
             if not np.array_equal(offsets, other):
                 bad = int(np.flatnonzero(np.diff(offsets) != np.diff(other))[0])
                 raise ValueError(f"star {bad}: times and {name} have different lengths")
         n = len(times)
-        return cls(offsets, time, concat(mags)[0], _per_star(period, n), _per_star(epoch, n),
-                   None if errors is None else concat(errors)[0])
+        return cls(offsets, time, flat["mags"], _per_star(period, n), _per_star(epoch, n),
+                   flat.get("errors"))
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
