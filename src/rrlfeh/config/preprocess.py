@@ -20,6 +20,13 @@ class PreprocessConfig:
     # "errors": each epoch weighs 1 / mag_error^2 (from the archive's flux_over_error) in the spline
     # fit, relative to its star's median; "none": all alike (docs/REAL_STARS.md)
     epoch_weights: str = "none"
+    # "spline": the smoothing spline above; "fourier": a Fourier series of at most
+    # fourier_harmonics harmonics, fewer where the epochs give fewer than
+    # fourier_epochs_per_parameter per parameter (the order of the simulator's oracle and of the
+    # real labels' phi31; features/fourier_curve.py, docs/REAL_STARS.md)
+    curve_model: str = "spline"
+    fourier_harmonics: int = 6
+    fourier_epochs_per_parameter: float = 3.0
     kde_alpha: float = 1.0  # weight exponent: w ~ density(feh) ** -alpha
     # no star weighs more than this many times the mean (features.weights.cap_weights)
     kde_max_weight: float = 5.0
@@ -41,6 +48,11 @@ class PreprocessConfig:
             raise ValueError(f"kde_max_weight must be >= 1 (the mean weight), got {self.kde_max_weight}")
         if self.epoch_weights not in ("errors", "none"):
             raise ValueError(f"epoch_weights must be 'errors' or 'none', got {self.epoch_weights!r}")
+        if self.curve_model not in ("spline", "fourier"):
+            raise ValueError(f"curve_model must be 'spline' or 'fourier', got {self.curve_model!r}")
+        if self.fourier_harmonics < 1 or not self.fourier_epochs_per_parameter > 0:
+            raise ValueError("fourier_harmonics must be >= 1 and fourier_epochs_per_parameter > 0, got "
+                             f"{self.fourier_harmonics}, {self.fourier_epochs_per_parameter}")
         if self.kde_alpha < 0:
             raise ValueError(f"kde_alpha must be >= 0, got {self.kde_alpha}")
         if self.chunk_stars < 1 or self.n_jobs < 0:
@@ -61,4 +73,7 @@ class PreprocessConfig:
             "n_knots": self.n_knots,
             "max_phase_gap": self.max_phase_gap,
             "epoch_weights": self.epoch_weights,
+            "curve_model": self.curve_model,
+            "fourier_harmonics": self.fourier_harmonics,
+            "fourier_epochs_per_parameter": self.fourier_epochs_per_parameter,
         }

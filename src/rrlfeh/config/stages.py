@@ -24,7 +24,8 @@ _GAIA_RESULTS = ("tap_server", "data_server", "vari_table", "source_table", "whe
                  "tap_mode", "data_release", "datalink_format", "valid_data", "batch_size", "labels",
                  "labels_columns")
 _CURVE = ("preprocess.n_points_{type}", "preprocess.smoothing", "preprocess.n_knots",
-          "preprocess.min_epochs", "preprocess.max_phase_gap", "preprocess.epoch_weights")
+          "preprocess.min_epochs", "preprocess.max_phase_gap", "preprocess.epoch_weights",
+          "preprocess.curve_model", "preprocess.fourier_harmonics", "preprocess.fourier_epochs_per_parameter")
 _WEIGHTS = ("preprocess.kde_alpha", "preprocess.kde_max_weight")
 _TUNE = ("max_epochs", "factor", "min_epochs", "hyperband_iterations", "validation_fraction", "dropout",
          "learning_rate", "batch_size", "units", "reg_type", "reg_strength")

@@ -1,9 +1,9 @@
 """Raw G light curves -> the GRU's input tensor; the one implementation for training and serving.
 
 Per star: drop NaN epochs, fold on (period, epoch_g), fit the periodic smoothing spline with a
-fixed strength (each epoch weighted by its inverse squared magnitude error when `epoch_weights` is
-"errors" and the curves carry errors), resample at N phases j/N (j = 0..N-1, maximum light at
-j = 0), standardize.
+fixed strength, or a Fourier series at an order set by the epoch count (`curve_model`), each epoch
+weighted by its inverse squared magnitude error when `epoch_weights` is "errors" and the curves
+carry errors; resample at N phases j/N (j = 0..N-1, maximum light at j = 0), standardize.
 X[..., 0] = phase * period (days since maximum: how the period reaches the network),
 X[..., 1] = standardized magnitude. A star that cannot be processed keeps its row with zeros in X
 and a reason, so callers can always line results up with their input.
@@ -20,6 +20,7 @@ from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.core import reasons as R
 from rrlfeh.core.ragged import LightCurves, segment_median, segment_reduce
 from rrlfeh.features.folding import fold, largest_phase_gap
+from rrlfeh.features.fourier_curve import fourier_resampled
 from rrlfeh.features.spline import basis_matrix, fit_periodic, periodic_basis
 
 # Rejection reasons, in the order they are tested (a star gets the first that applies; what each
@@ -74,6 +75,9 @@ class CurveOptions:
     n_knots: int = _DEFAULTS.n_knots
     max_phase_gap: float = _DEFAULTS.max_phase_gap
     epoch_weights: str = _DEFAULTS.epoch_weights  # "errors" (1 / mag_error^2) | "none"
+    curve_model: str = _DEFAULTS.curve_model  # "spline" | "fourier"
+    fourier_harmonics: int = _DEFAULTS.fourier_harmonics  # curve_model fourier: most harmonics
+    fourier_epochs_per_parameter: float = _DEFAULTS.fourier_epochs_per_parameter  # ... and fewer below this
 
     @classmethod
     def of(cls, options: CurveOptions | Mapping) -> CurveOptions:
@@ -181,7 +185,8 @@ def _fill_smoothed(out: PreprocessResult, folded: _Folded, fit_rows: np.ndarray,
 
 
 def _smooth(folded: _Folded, rows: np.ndarray, opts: CurveOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Resampled smoothed curves (len(rows), N) of the stars `rows`, and the robust scatter
+    """Resampled smoothed curves (len(rows), N) of the stars `rows` (the spline, or the Fourier
+    series of curve_model fourier), and the robust scatter
     (1.4826 x median absolute residual, mag) of each star's epochs around its curve."""
     phase, mag, star, n = folded.phase, folded.mag, folded.star, folded.n
     n_points, smoothing, n_knots = opts.n_points, opts.smoothing, opts.n_knots
@@ -192,6 +197,9 @@ def _smooth(folded: _Folded, rows: np.ndarray, opts: CurveOptions) -> tuple[np.n
     s = new_id[star[sel]]
     m = mag[sel]
     weight = None if folded.weight is None else folded.weight[sel]
+    if opts.curve_model == "fourier":
+        return fourier_resampled(phase[sel], m, s, len(rows), weight, phase_grid(n_points),
+                                 opts.fourier_harmonics, opts.fourier_epochs_per_parameter)
     # centre each curve first: the penalty ignores constants, and it keeps B'm well scaled
     counts = np.bincount(s, minlength=len(rows))
     centre = np.bincount(s, weights=m, minlength=len(rows)) / counts

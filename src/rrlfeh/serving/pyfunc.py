@@ -101,7 +101,8 @@ def load_type_model(folder: Path, ensemble_size: int) -> TypeModel:
 
 # Curve options added after models were first registered, and the value every model made before
 # the option existed was trained with (a fact, not a default: such a manifest has no other).
-ADDED_LATER = {"epoch_weights": "none"}
+ADDED_LATER = {"epoch_weights": "none", "curve_model": "spline", "fourier_harmonics": 6,
+               "fourier_epochs_per_parameter": 3.0}
 
 
 def preprocess_kwargs(preprocess_cfg: dict, n_points: int, min_epochs: int,
