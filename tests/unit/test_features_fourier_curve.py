@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from rrlfeh.config.preprocess import PreprocessConfig
+
 from rrlfeh.evaluation.curve_stats import shape_parameters
 from rrlfeh.core.ragged import LightCurves
 from rrlfeh.features.fourier_curve import fourier_order
 from rrlfeh.features.tensors import preprocess_arrays
-from tests.unit.test_features_tensors import OPTS, PHIS, run, star, truth_standardized
+from tests.support.rrab_curve import PHIS, star, truth_standardized
 
+OPTS = PreprocessConfig().curve_options("rrab")
 FOURIER = {"curve_model": "fourier", "fourier_harmonics": 6, "fourier_epochs_per_parameter": 3.0}
+
+
+def run(stars):
+    times, mags, periods, epochs = zip(*stars)
+    return preprocess_arrays(list(times), list(mags), np.array(periods), np.array(epochs), {**OPTS, **FOURIER})
 
 
 def test_the_order_follows_the_epoch_count():
@@ -21,7 +29,7 @@ def test_the_order_follows_the_epoch_count():
 
 
 def test_a_noise_free_six_harmonic_curve_is_resampled_exactly():
-    res = run([star(60)], **FOURIER)
+    res = run([star(60)])
     assert res.ok.all()
     np.testing.assert_allclose(res.X[0, :, 1], truth_standardized(), atol=2e-4)
     assert res.scatter[0] < 1e-6
@@ -31,7 +39,7 @@ def test_the_input_carries_the_fitted_phi31():
     # sparse noisy epochs: the resampled curve's phi31 is the 5-harmonic fit's (36 epochs: 5 at 3
     # per parameter), not the true one; that is the measurement the labels follow
     t, m, p, e = star(36, noise=0.02, seed=5)
-    res = run([(t, m, p, e)], **FOURIER)
+    res = run([(t, m, p, e)])
     n = res.X.shape[1]
     grid = LightCurves.from_counts([n], np.arange(n) / n, res.X[0, :, 1].astype(float), [1.0], [0.0])
     epochs = LightCurves.from_counts([36], t, m, [p], [e])

@@ -7,41 +7,17 @@ import pytest
 
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.features.tensors import REASONS, phase_grid, preprocess_arrays
+from tests.support.rrab_curve import FINE, PHASE_MAX, shape, star, truth_standardized
 
 CFG = PreprocessConfig()
 OPTS = CFG.curve_options("rrab")
 N = OPTS["n_points"]
-# An RRab-like cosine series (SIMULATOR.md cross-check star): steep rise, 0.76 mag peak to peak.
-AMPS = np.array([0.270, 0.125, 0.083, 0.050, 0.030, 0.017])
-PHIS = np.array([0.0, 4.14, 2.34 + 2 * np.pi, 4.14 + 2 * 4.48, 4.14 + 3 * 4.48, 4.14 + 4 * 4.48])
-
-
-def shape(phase_since_t0):
-    k = np.arange(1, 7)
-    return 15.0 + (AMPS * np.cos(2 * np.pi * k * np.asarray(phase_since_t0)[..., None] + PHIS)).sum(-1)
-
-
-FINE = np.arange(100_000) / 100_000
-PHASE_MAX = FINE[np.argmin(shape(FINE))]  # maximum light = minimum magnitude
-
-
-def star(n_epochs, period=0.6, t0=2000.0, noise=0.0, seed=0):
-    """Random-epoch light curve; returns (times, mags, period, epoch_g)."""
-    rng = np.random.default_rng(seed)
-    t = np.sort(rng.uniform(1666.4, 2704.4, n_epochs))
-    m = shape((t - t0) / period) + rng.normal(0, noise, n_epochs)
-    return t, m, period, t0 + PHASE_MAX * period
 
 
 def run(stars, **over):
     times, mags, periods, epochs = zip(*stars) if stars else ((), (), (), ())
     return preprocess_arrays(list(times), list(mags), np.array(periods), np.array(epochs),
                              {**OPTS, **over})
-
-
-def truth_standardized(period=0.6):
-    y = shape(phase_grid(N) + PHASE_MAX)
-    return (y - y.mean()) / y.std()
 
 
 def test_known_curve_returns_to_its_noise_free_shape():
