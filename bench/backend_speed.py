@@ -41,7 +41,7 @@ def main() -> None:
     import numpy as np
 
     from rrlfeh.model.fused import fuse, stack
-    from rrlfeh.model.gru import build_model
+    from rrlfeh.model.networks import build_model
 
     with np.load(args.data) as z:
         X = z["X"][:, :: args.stride].astype("float32")

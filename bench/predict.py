@@ -119,7 +119,7 @@ def tiny_model(workdir: Path) -> str:
 def paper_size_model(workdir: Path, units: int, folds: int, seed: int) -> str:
     """An untrained GRU ensemble of the paper's size, logged like the real one (speed only)."""
     from rrlfeh.config import load_params
-    from rrlfeh.model.gru import build_model
+    from rrlfeh.model.networks import build_model
 
     name = f"rrl-feh-untrained-u{units}-f{folds}"
     _private_store(workdir, "paper-size")

@@ -5,7 +5,7 @@
         [--schedule cosine|constant] [--clipnorm 1] [--lr-warmup 5] [--final-lr 0.02] [--ema 0]
         [--weight-decay 0]
 
-The optimizer is the pipeline's (model.gru.make_optimizer with the params `fit` recipe given here).
+The optimizer is the pipeline's (model.networks.make_optimizer with the params `fit` recipe given here).
 
 A random 80/20 split (seeded), KDE weights fitted on the training part (as in a CV fold), no early
 stopping: it shows how far a setting goes and how noisy its validation curve is, which a short
@@ -54,7 +54,7 @@ def main() -> None:
     from rrlfeh.config import load_params
     from rrlfeh.model.dataset import load_tensors, oracle_lookup
     from rrlfeh.config.model import FitConfig
-    from rrlfeh.model.gru import build_model, label_scale, make_optimizer
+    from rrlfeh.model.networks import build_model, label_scale, make_optimizer
     from rrlfeh.model.metrics import regression_metrics
     from rrlfeh.features.weights import split_weights
 

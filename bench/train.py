@@ -30,7 +30,7 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from rrlfeh.model.gru import build_model
+    from rrlfeh.model.networks import build_model
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.n, args.n_points, 2)).astype("float32")

@@ -135,7 +135,7 @@ def _train_type(star_type: str, data: dict, cfg: PreprocessConfig, seed: int, ou
 
     from rrlfeh.features.tensors import preprocess_arrays
     from rrlfeh.features.weights import split_weights
-    from rrlfeh.model.gru import build_model
+    from rrlfeh.model.networks import build_model
     from rrlfeh.model.metrics import regression_metrics
     from rrlfeh.serving.payload import model_input_from_tables
 

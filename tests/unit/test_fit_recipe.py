@@ -9,7 +9,7 @@ keras = pytest.importorskip("keras")
 
 from rrlfeh.config.model import FitConfig  # noqa: E402
 from rrlfeh.model.fused import fuse, stack  # noqa: E402
-from rrlfeh.model.gru import build_model, make_optimizer  # noqa: E402
+from rrlfeh.model.networks import build_model, make_optimizer  # noqa: E402
 
 
 def _lr_at(optimizer, step: int) -> float:

@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from rrlfeh.model.gru import build_model, full_hparams  # noqa: E402
+from rrlfeh.model.networks import build_model, full_hparams  # noqa: E402
 
 
 def _grus(model):

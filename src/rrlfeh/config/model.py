@@ -8,8 +8,9 @@ from types import MappingProxyType
 from typing import Any
 
 # The hyperparameters a model is built with where best_hparams.json (or a base model's manifest)
-# lacks a key: the paper's (Adam lr 0.01, batch 256); model.gru.full_hparams completes with them.
+# lacks a key: the paper's (Adam lr 0.01, batch 256); model.networks.full_hparams completes with them.
 HPARAM_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "arch": "gru",  # a model made before model.arch existed is a GRU
     "units": 32,
     "dropout": 0.2,
     "learning_rate": 0.01,
@@ -17,7 +18,19 @@ HPARAM_DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "reg_strength": 0.0,
     "batch_size": 256,
 })
-REG_TYPES = ("none", "l1", "l2", "l1_l2")  # kernel regularizations of the GRU and Dense layers
+REG_TYPES = ("none", "l1", "l2", "l1_l2")  # kernel regularizations of the body's and the head's weights
+ARCHS = ("gru", "fcn", "transformer")  # model.arch: the network families (model/networks.py)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network family every stage trains (tune searches its hyperparameters, train its folds)."""
+
+    arch: str = "gru"  # gru | fcn | transformer (model/networks.py; docs/BENCHMARKS.md compares them)
+
+    def check(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"model.arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,7 @@ class TuneConfig:
 
 @dataclass(frozen=True)
 class FitConfig:
-    """How every GRU is optimized, in Hyperband trials and CV folds alike (model.gru.make_optimizer).
+    """How every GRU is optimized, in Hyperband trials and CV folds alike (model.networks.make_optimizer).
 
     `schedule: constant` with clipnorm 0 is the paper's plain Adam; the default (warm-up + cosine
     decay, clipping at global norm 1) is what made the GRU converge (docs/BENCHMARKS.md).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rrlfeh.config.data import CleanConfig, ExtractConfig, ValidateConfig
-from rrlfeh.config.model import FinetuneConfig, FitConfig, SplitConfig, TrainConfig, TuneConfig
+from rrlfeh.config.model import FinetuneConfig, FitConfig, ModelConfig, SplitConfig, TrainConfig, TuneConfig
 from rrlfeh.config.preprocess import PreprocessConfig
 from rrlfeh.config.serving import PredictConfig, RegisterConfig
 
@@ -18,6 +18,7 @@ class Params:
     clean: CleanConfig
     preprocess: PreprocessConfig
     split: SplitConfig
+    model: ModelConfig
     tune: TuneConfig
     fit: FitConfig
     train: TrainConfig

@@ -62,7 +62,7 @@ STAGES: dict[str, StageParams] = {
         operational=("preprocess.chunk_stars", "preprocess.n_jobs"),
     ),
     "tune": StageParams(
-        results=("seed", "split", *(f"tune.{k}" for k in _TUNE), "fit", "finetune.from_model", *_WEIGHTS),
+        results=("seed", "split", "model", *(f"tune.{k}" for k in _TUNE), "fit", "finetune.from_model", *_WEIGHTS),
         operational=("tune.workers",),  # the same trials and scores with any number of workers
     ),
     "train": StageParams(

@@ -12,7 +12,7 @@ import numpy as np
 
 from rrlfeh.core import schema
 from rrlfeh.errors import DataError
-from rrlfeh.model.gru import full_hparams
+from rrlfeh.model.networks import full_hparams
 
 NPZ_KEYS = ("X", "y", "w", "source_id", "n_epochs", "period", "amplitude", "feh_error", "scatter",
             "phase_gap")

@@ -15,7 +15,7 @@ import mlflow
 from rrlfeh import tracking
 from rrlfeh.config.params import Params
 from rrlfeh.errors import DataError
-from rrlfeh.model.gru import build_model, make_optimizer
+from rrlfeh.model.networks import build_model, make_optimizer
 
 
 def finetune_start(base: Path, n_points: int, hp: dict, seed: int, params: Params, n_train: int):

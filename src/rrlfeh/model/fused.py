@@ -1,6 +1,6 @@
 """The K fold models of one type as one network: one call per batch gives all K estimates.
 
-Two ways, both inference only (dropout is off at inference anyway), built from stock Keras layers
+Two ways for the GRU (model.arch gru), both inference only (dropout is off at inference anyway), built from stock Keras layers
 (they run on any backend without custom code), both giving the fold models' answers:
 
 - `fuse`: each GRU layer holds the K fold GRUs side by side, its kernels block diagonal (fold k's
@@ -10,7 +10,8 @@ Two ways, both inference only (dropout is off at inference anyway), built from s
   instead of 3K: the fewest sequential steps, so the lowest latency for a few stars; but its kernels
   are K times larger, mostly zeros, which costs at large batches.
 - `stack`: the K fold networks as K parallel branches of one model, outputs concatenated: no zero
-  blocks, so the highest throughput at large batches.
+  blocks, so the highest throughput at large batches. The other families (fcn, transformer) are
+  served by `stack` alone, each fold network a branch as it is.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def stack(models: list, name: str = "gru_feh_stack"):
     """One Keras model (n, N, 2) -> (n, K): the K fold networks as parallel branches."""
     import keras
 
+    if not all(_gru_layers(m) for m in models):
+        return _stack_any(models, name)
     n_points, _, _ = _check_same_shape(models)
     inputs = keras.Input(shape=(n_points, 2), name="curve")
     outputs = []
@@ -149,5 +152,25 @@ def stack(models: list, name: str = "gru_feh_stack"):
             x = copy(x)
             copy.set_weights(layer.get_weights())
         outputs.append(x)
+    merged = outputs[0] if len(outputs) == 1 else keras.layers.Concatenate(name="feh_dex")(outputs)
+    return keras.Model(inputs, merged, name=name)
+
+
+def _stack_any(models: list, name: str):
+    """`stack` for any architecture (model.arch fcn, transformer: not a chain of layers): each fold
+    network, cloned under its own name, called on the shared input."""
+    import keras
+
+    if not models:
+        raise ValueError("no fold models to stack")
+    n_points = {int(m.input_shape[1]) for m in models}
+    if len(n_points) != 1:
+        raise ValueError(f"fold models differ in input length: {sorted(n_points)}")
+    inputs = keras.Input(shape=(n_points.pop(), 2), name="curve")
+    outputs = []
+    for k, model in enumerate(models):
+        copy = model.__class__.from_config({**model.get_config(), "name": f"fold{k}_{model.name}"})
+        copy.set_weights(model.get_weights())
+        outputs.append(copy(inputs))
     merged = outputs[0] if len(outputs) == 1 else keras.layers.Concatenate(name="feh_dex")(outputs)
     return keras.Model(inputs, merged, name=name)

@@ -84,7 +84,7 @@ class MlflowHyperband(kt.Hyperband):
         self._trial_run = mlflow.start_run(run_name=f"trial-{trial.trial_id}", nested=True,
                                            parent_run_id=self._parent, experiment_id=experiment_id)
         mlflow.set_tags({"kind": "hyperband-trial", "trial_id": trial.trial_id, "tuner_id": self.tuner_id})
-        tracking.log_params_flat({**self.run_params, "hp": trial_hparams(values)})
+        tracking.log_params_flat({**self.run_params, "hp": trial_hparams(values, self.hypermodel.arch)})
         mlflow.log_params({k: v for k, v in hp.items() if k.startswith("tuner/")})
 
     def run_trial(self, trial, *args, **kwargs):
@@ -101,4 +101,4 @@ class MlflowHyperband(kt.Hyperband):
         self._trial_run = None
         score = "n/a" if done.score is None else f"{done.score:.4f}"
         log.info(f"trial {trial.trial_id} {done.status}: {OBJECTIVE}={score} "
-                 f"{trial_hparams(done.hyperparameters.values)}")
+                 f"{trial_hparams(done.hyperparameters.values, self.hypermodel.arch)}")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import keras_tuner as kt
 
 from rrlfeh.config.model import FitConfig, TuneConfig
-from rrlfeh.model.gru import build_model, make_optimizer, steps_per_epoch_of
+from rrlfeh.model.networks import build_model, make_optimizer, steps_per_epoch_of
 
 # the keys a trial's hyperparameters share with build_model's `hp`
 HP_KEYS = ("units", "dropout", "learning_rate", "reg_type", "reg_strength", "batch_size")
 
 
-class GRUHyperModel(kt.HyperModel):
-    """Builds the GRU for one trial's hyperparameters; batch size is tuned in `fit`.
+class RegressorHyperModel(kt.HyperModel):
+    """Builds the `arch` network (params model.arch) for one trial's hyperparameters; batch size is
+    tuned in `fit`. The family is fixed per search, not searched: each is tuned on its own.
 
     Every trial's learning-rate schedule spans the search horizon (`tune.max_epochs`), the fit
     recipe of the CV folds compressed to it: a trial Hyperband stops at round r has followed the
@@ -20,8 +21,9 @@ class GRUHyperModel(kt.HyperModel):
     """
 
     def __init__(self, n_points: int, space: TuneConfig, seed: int, target: tuple[float, float] = (0.0, 1.0),
-                 fit: FitConfig | None = None, n_train: int = 1):
-        super().__init__(name="gru_feh", tunable=True)
+                 fit: FitConfig | None = None, n_train: int = 1, arch: str = "gru"):
+        super().__init__(name=f"{arch}_feh", tunable=True)
+        self.arch = arch
         self.n_points = int(n_points)
         self.space = space
         self.seed = int(seed)
@@ -47,7 +49,7 @@ class GRUHyperModel(kt.HyperModel):
         return values
 
     def build(self, hp: kt.HyperParameters):
-        values = self.declare(hp)
+        values = {**self.declare(hp), "arch": self.arch}
         optimizer = make_optimizer(values, self.fit_config, self.n_train, self.space.max_epochs)
         return build_model(self.n_points, values, seed=self.seed, target=self.target, optimizer=optimizer)
 
@@ -59,9 +61,10 @@ class GRUHyperModel(kt.HyperModel):
         return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
 
 
-def trial_hparams(values: dict) -> dict:
-    """build_model's hp from a trial's values (drops `tuner/*`, fills inactive reg_strength)."""
-    out = {k: values[k] for k in HP_KEYS if values.get(k) is not None}
+def trial_hparams(values: dict, arch: str) -> dict:
+    """build_model's hp from a trial's values and the search's arch (drops `tuner/*`, fills
+    inactive reg_strength)."""
+    out = {"arch": arch, **{k: values[k] for k in HP_KEYS if values.get(k) is not None}}
     if out.get("reg_type", "none") == "none":
         out["reg_strength"] = 0.0
     return out

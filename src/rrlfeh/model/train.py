@@ -31,7 +31,7 @@ from rrlfeh.features.weights import split_weights
 from rrlfeh.model import report
 from rrlfeh.model.dataset import Tensors, load_tensors, oracle_lookup, read_hparams, read_hparams_dict
 from rrlfeh.model.finetune import base_folds, finetune_start
-from rrlfeh.model.gru import build_model, label_scale, make_optimizer
+from rrlfeh.model.networks import build_model, label_scale, make_optimizer
 from rrlfeh.model.metrics import regression_metrics
 from rrlfeh.model.splits import Fold, cv_folds, holdout_split
 from rrlfeh.runtime import configure_keras_worker, configure_logging, resolve_jobs

@@ -34,9 +34,9 @@ from rrlfeh.errors import DataError
 from rrlfeh.model import tune_workers
 from rrlfeh.model.dataset import Tensors, load_tensors
 from rrlfeh.model.finetune import base_hparams
-from rrlfeh.model.gru import label_scale
+from rrlfeh.model.networks import label_scale
 from rrlfeh.model.hyperband import OBJECTIVE, MlflowHyperband, ShortestRoundHyperbandOracle
-from rrlfeh.model.search_space import GRUHyperModel, trial_hparams
+from rrlfeh.model.search_space import RegressorHyperModel, trial_hparams
 from rrlfeh.features.weights import split_weights
 from rrlfeh.model.splits import holdout_split, stratified_subset
 
@@ -60,6 +60,8 @@ def search_fingerprint(params: Params, data_md5: str, n_points: int) -> str:
         "fit": to_dict(params.fit), "kde_alpha": params.preprocess.kde_alpha,
         "kde_max_weight": params.preprocess.kde_max_weight, "data_md5": data_md5, "n_points": n_points,
     }
+    if params.model.arch != "gru":  # a GRU search keeps the fingerprint it had before model.arch (it resumes)
+        key["arch"] = params.model.arch
     return hashlib.md5(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -153,8 +155,8 @@ def build_tuner(job: SearchJob, parent, run_params: dict) -> MlflowHyperband:
         max_consecutive_failed_trials=10,  # lr 0.1 may diverge now and then; that is a result
         min_epochs=min(p.tune.min_epochs, p.tune.max_epochs),
     )
-    hypermodel = GRUHyperModel(job.data.n_points, p.tune, p.seed, label_scale(job.data.y[job.fit_idx]),
-                               fit=p.fit, n_train=len(job.fit_idx))
+    hypermodel = RegressorHyperModel(job.data.n_points, p.tune, p.seed, label_scale(job.data.y[job.fit_idx]),
+                                     fit=p.fit, n_train=len(job.fit_idx), arch=p.model.arch)
     _mark_resumable(job.search_dir)
     return MlflowHyperband(oracle, hypermodel, parent, run_params, directory=str(job.out_dir),
                            project_name=SEARCH_DIR, overwrite=False)
@@ -281,7 +283,7 @@ def _best(tuner: MlflowHyperband, run_id: str, counts: dict) -> dict:
         raise DataError("no Hyperband trial completed; see the trial runs in MLflow for the errors")
     top = tuner.oracle.get_best_trials(1)[0]
     return {
-        "hparams": trial_hparams(top.hyperparameters.values),
+        "hparams": trial_hparams(top.hyperparameters.values, tuner.hypermodel.arch),
         "objective": OBJECTIVE,
         "score": float(top.score),
         "trial_id": top.trial_id,
