@@ -4,13 +4,18 @@ itself away.
 
 Real: Gaia DR3 RR Lyrae folders from ../shared/data (never copied into the project); simulated:
 the project's simulator with the params given (RRab only, no cuts). Both go through the same
-code as `rrlfeh predict` (serving.star_rows.clean_curves: clean G epochs with their errors, then
-features.tensors.preprocess_curves at the params' curve options and predict.min_epochs). Stars
-that fold badly (robust scatter around the curve, in units of its amplitude, above the simulated
-99th percentile: wrong periods, RRc at alias periods) are left out of the `well_folded` test; the
-share left out is reported. The classes are balanced by subsampling the larger; 5-fold
-out-of-fold AUC of a gradient-boosted classifier (scikit-learn) on:
-  - network: the 64 standardized magnitudes and the period (what the GRU reads);
+code as `rrlfeh predict` (bench.real_classes.network_inputs: clean G epochs with their errors,
+features.tensors.preprocess_curves at the params' curve options, predict.min_epochs and
+predict.epoch_weights).
+
+**The test** (fixed once, kept; `test` in the output): the network's own input tensors (the 64
+standardized magnitudes and the period, which with the phase grid is its time channel); the real
+side the stars bench.real_classes calls `rrab_clean`; classes balanced by subsampling the larger;
+the out-of-fold AUC of 5-fold gradient boosting (scikit-learn), with a bootstrap standard error
+and 95 % interval (stars resampled with their out-of-fold scores, --draws 1000).
+
+Diagnostics beside it, on all real stars that preprocess and on the `rrab_clean` ones:
+  - network: the test's representation;
   - network_and_side: plus the epoch count, amplitude, scatter and largest phase gap;
   - first_three_harmonics: the period and the first three harmonics of the resampled curve (A1,
     R21, R31, phi21, phi31 of its discrete Fourier transform): how much of the gap the low-order
@@ -19,7 +24,7 @@ out-of-fold AUC of a gradient-boosted classifier (scikit-learn) on:
 Prints JSON; says so and exits when no real folder is there.
 
     python -m bench.sim_real_gap [--real DIR ...] [--params params.yaml] [--n-sim 4000]
-        [-S extract.simulate.sampling.epochs_median=40 ...]
+        [--draws 1000] [-S extract.simulate.sampling.epochs_median=40 ...]
 """
 
 from __future__ import annotations
@@ -40,39 +45,26 @@ SIDE = ("n_epochs", "amplitude", "scatter", "phase_gap")
 
 
 def tensors(vari: pd.DataFrame, epochs: pd.DataFrame, options: dict) -> pd.DataFrame:
-    """One row per star that preprocesses: the 64 standardized mags, period and side features."""
-    from rrlfeh.core import schema
-    from rrlfeh.features.tensors import preprocess_curves
-    from rrlfeh.serving.star_rows import clean_curves
+    """One row per star that preprocesses: source_id, the 64 standardized mags (the network's
+    magnitude channel), the period (its time channel is the phase grid times the period), the side
+    features and the bench.real_classes class."""
+    from bench.real_classes import classify, fold_ratio, network_inputs, r21
 
-    vari = schema.conform(vari, "vari_rrlyrae")
-    ids = np.sort(vari["source_id"].to_numpy(np.int64))
-    curves = clean_curves(schema.conform(epochs, "epoch_photometry"), ids)
-    v = vari.set_index("source_id").loc[curves.source_id]
-    curves = dataclasses.replace(curves, period=schema.period_of(v.reset_index()).to_numpy(np.float64),
-                                 epoch=v["epoch_g"].to_numpy(np.float64))
-    res = preprocess_curves(curves, options)
+    sid, curves, res = network_inputs(vari, epochs, options)
     ok = res.ok
     out = pd.DataFrame(res.X[ok, :, 1], columns=[f"m{j:02d}" for j in range(res.X.shape[1])])
+    out.insert(0, "source_id", sid[ok])
     out["period"] = curves.period[ok]
     for name in SIDE:
         out[name] = np.asarray(getattr(res, name), dtype=np.float64)[ok]
+    out["class"] = classify(ok, fold_ratio(curves, res), r21(res.X))[ok]
     return out
 
 
-def read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from rrlfeh.sources.files import discover, iter_epoch_batches, read_vari_table
-
-    files = discover([folder])
-    vari = read_vari_table(files.vari)
-    epochs = pd.concat(list(iter_epoch_batches(files.epochs, 5000)), ignore_index=True)
-    return vari, epochs
-
-
-def auc(real: pd.DataFrame, sim: pd.DataFrame, columns: list[str], seed: int = 0) -> float:
-    """Out-of-fold ROC AUC of telling real (1) from simulated (0), classes balanced."""
+def oof_scores(real: pd.DataFrame, sim: pd.DataFrame, columns: list[str], seed: int = 0):
+    """(labels, out-of-fold probabilities) of telling real (1) from simulated (0): classes
+    balanced by subsampling the larger, 5-fold gradient boosting."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     rng = np.random.default_rng(seed)
@@ -83,7 +75,32 @@ def auc(real: pd.DataFrame, sim: pd.DataFrame, columns: list[str], seed: int = 0
     clf = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
     p = cross_val_predict(clf, x, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed),
                           method="predict_proba")[:, 1]
-    return round(float(roc_auc_score(y, p)), 4)
+    return y, p
+
+
+def auc(real: pd.DataFrame, sim: pd.DataFrame, columns: list[str], seed: int = 0) -> float:
+    """Out-of-fold ROC AUC of telling real from simulated, classes balanced."""
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(*oof_scores(real, sim, columns, seed))), 4)
+
+
+def auc_with_interval(real: pd.DataFrame, sim: pd.DataFrame, columns: list[str], draws: int = 1000,
+                      seed: int = 0) -> dict:
+    """The AUC, its bootstrap standard error and 95 % interval (stars resampled with their
+    out-of-fold scores, 1,000 draws)."""
+    from sklearn.metrics import roc_auc_score
+
+    y, p = oof_scores(real, sim, columns, seed)
+    rng = np.random.default_rng(seed + 1)
+    boot = []
+    for _ in range(draws):
+        i = rng.integers(0, len(y), len(y))
+        if 0 < y[i].sum() < len(i):
+            boot.append(roc_auc_score(y[i], p[i]))
+    boot = np.asarray(boot)
+    return {"auc": round(float(roc_auc_score(y, p)), 4), "se": round(float(boot.std(ddof=1)), 4),
+            "interval_95": np.round(np.quantile(boot, [0.025, 0.975]), 4).tolist(), "n_per_class": int(len(y) // 2)}
 
 
 def low_harmonics(curves: pd.DataFrame) -> pd.DataFrame:
@@ -117,29 +134,31 @@ def main(argv=None) -> None:
     ap.add_argument("--real", type=Path, action="append", default=None)
     ap.add_argument("--params", type=Path, default=ROOT / "params.yaml")
     ap.add_argument("--n-sim", type=int, default=4000)
+    ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("-S", dest="overrides", action="append", default=[])
     args = ap.parse_args(argv)
     from bench.calibrate_simulator import rrab_params
+    from bench.real_classes import predict_options, read_folder
     from rrlfeh.sim.simulate import simulate_tables
 
     p = rrab_params(args.params, args.overrides, args.n_sim)
-    options = {**p.preprocess.curve_options("rrab"), "min_epochs": p.predict.min_epochs}
+    options = predict_options(p)
     tables = simulate_tables(p.extract.simulate, p.seed)
     vari = tables["vari_rrlyrae"]
     sim = tensors(vari[vari["best_classification"] == "RRab"], tables["epoch_photometry"], options)
-    limit = float(sim["scatter"].quantile(0.99))
-    report = {"params": str(args.params), "overrides": args.overrides, "curve_options": options,
-              "scatter_limit_sim_p99": round(limit, 4), "real": {}}
+    network = [c for c in sim.columns if c.startswith("m")] + ["period"]
+    report = {"params": str(args.params), "overrides": args.overrides, "curve_options": options, "real": {}}
     for folder in args.real or DEFAULT_REAL:
         if not folder.is_dir():
             report["real"][folder.name] = f"{folder} not found: not measured"
             continue
         real = tensors(*read_folder(folder), options)
-        folded = real[real["scatter"] <= limit]
+        clean = real[real["class"] == "rrab_clean"]
         report["real"][folder.name] = {
+            "test": {"real_side": "rrab_clean (bench.real_classes)", "n_real": int(len(clean)),
+                     "n_sim": int(len(sim)), **auc_with_interval(clean, sim, network, args.draws)},
             "all": gap(real, sim),
-            "well_folded": {"share_of_real_kept": round(len(folded) / max(len(real), 1), 4),
-                            **gap(folded, sim)},
+            "rrab_clean": {"share_of_real_kept": round(len(clean) / max(len(real), 1), 4), **gap(clean, sim)},
         }
     json.dump(report, sys.stdout, indent=1)
     print()

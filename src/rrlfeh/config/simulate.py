@@ -71,6 +71,10 @@ class RRabPhysics:
     """RRab laws of SIMULATOR.md (pivots: P 0.6 d, [Fe/H] -1.5, A1 0.26 mag)."""
 
     # fitted to the real DR3 RRab of the calibration half (docs/SIMULATOR.md)
+    # laws: the laws below draw [Fe/H] and then the shape; copula: P and the shape are drawn jointly
+    # from real DR3 RRab (sim/rrab_shapes.json) and [Fe/H] follows from the relation (the laws below
+    # then set only the period range, a1_min, r_min, feh_error and the relation; docs/SIMULATOR.md)
+    shapes: str = "laws"
     feh: FehPrior = field(default_factory=lambda: FehPrior(mean=-1.52, sd=0.41))
     feh_error: FehError = field(default_factory=FehError)
     feh_pivot: float = -1.5
@@ -114,6 +118,7 @@ class RRabPhysics:
     )
 
     def check(self) -> None:
+        _require(self.shapes in ("laws", "copula"), f"rrab.shapes must be 'laws' or 'copula', got {self.shapes!r}")
         _require(self.period_min < self.period_max, "rrab.period_min must be < period_max")
         _require(0 < self.a1_min, "rrab.a1_min must be > 0")
         _require(len(self.higher_over_r31) == 3, "rrab.higher_over_r31 needs R41, R51, R61 / R31")

@@ -77,7 +77,11 @@ def _phases(rng, phi21: np.ndarray, phi31: np.ndarray) -> np.ndarray:
 
 def draw_rrab(rng: np.random.Generator, n: int, cfg: RRabPhysics, label_mode: str) -> Population:
     """RRab: [Fe/H] -> P -> A1 (Bailey diagram) -> R_k1; phi31 from P and [Fe/H] (+ shape noise in
-    spectroscopic mode), phi21 from phi31. The label is the P-phi31 relation (photometric mode)."""
+    spectroscopic mode), phi21 from phi31. The label is the P-phi31 relation (photometric mode).
+    With `shapes: copula` the shapes come from the real stars' joint distribution instead
+    (draw_rrab_copula)."""
+    if cfg.shapes == "copula":
+        return draw_rrab_copula(rng, n, cfg, label_mode)
     feh = _feh(rng, cfg.feh, n)
     x = feh - cfg.feh_pivot
     period = _normal(rng, cfg.period_0 + cfg.period_feh * x, cfg.period_sd, n,
@@ -100,6 +104,33 @@ def draw_rrab(rng: np.random.Generator, n: int, cfg: RRabPhysics, label_mode: st
         label=feh if label_mode == "spectroscopic" else feh_rel,
         feh_error=feh_error, period=period,
         amp=a1[:, None] * ratios, phase=phase, pf=period, p1_o=_nan(n), **_single_mode(n),
+    )
+
+
+def draw_rrab_copula(rng: np.random.Generator, n: int, cfg: RRabPhysics, label_mode: str) -> Population:
+    """RRab whose period and 6-harmonic shape (A1, R21..R61, phi21..phi61) are drawn jointly from
+    the Gaussian copula of real DR3 RRab (sim/rrab_shapes.json, bench/fit_shape_copula.py), the
+    period kept within [period_min, period_max]. [Fe/H] follows from the shape: the label is the
+    P-phi31 relation at the drawn phi31 (photometric mode); the true [Fe/H] is that plus the
+    relation's intrinsic scatter (phi31_scatter_* rad through its slope), the spectroscopic label."""
+    from rrlfeh.sim.shape_copula import draw
+
+    v = draw(rng, n)
+    period = np.clip(v["period"], cfg.period_min, cfg.period_max)
+    ratios = np.column_stack([np.ones(n)] + [np.maximum(v[f"R{k}1"], cfg.r_min if k < 4 else 0.0)
+                                             for k in range(2, N_HARMONICS + 1)])
+    phi_k1 = np.column_stack([np.zeros(n)] + [v[f"phi{k}1"] for k in range(2, N_HARMONICS + 1)])
+    phase = np.mod(phi_k1 + np.arange(1, N_HARMONICS + 1)[None, :] * (TWO_PI * rng.random(n))[:, None], TWO_PI)
+    feh_rel = relation_feh(cfg.relation, period, v["phi31"])
+    scatter = (cfg.phi31_scatter_spectroscopic if label_mode == "spectroscopic"
+               else cfg.phi31_scatter_photometric)
+    feh = feh_rel + cfg.relation.shape_slope * scatter * rng.standard_normal(n)
+    return Population(
+        kind="RRab", feh_true=feh, feh_relation=feh_rel,
+        label=feh if label_mode == "spectroscopic" else feh_rel,
+        feh_error=_feh_error(rng, cfg.feh_error, n), period=period,
+        amp=np.maximum(v["A1"], cfg.a1_min)[:, None] * ratios, phase=phase, pf=period, p1_o=_nan(n),
+        **_single_mode(n),
     )
 
 
