@@ -49,3 +49,18 @@ def test_own_term_takes_the_real_star_terms_out(bench):
     resid, got, got_flag = bench.own_term(rows, now)
     assert np.allclose(resid, [0.1, -0.3]) and got_flag.tolist() == [False, True]
     assert np.allclose(got, own[:2])  # the unscored star (no estimate) is left out
+
+
+def test_the_resplits_report_coverage_per_epoch_group_and_flag_state(bench):
+    rng = np.random.default_rng(3)
+    n = 400
+    own = rng.uniform(0.05, 0.2, n)
+    flag = rng.random(n) < 0.15
+    sd = np.where(flag, np.hypot(own, 0.5), own)
+    resid = rng.normal(0, 1, n) * sd
+    n_epochs = rng.integers(20, 90, n)
+    forms = bench.interval_forms(resid, own, flag, repeats=100, n_epochs=n_epochs)
+    groups = forms["scale"]["coverage_by_group"]
+    assert set(groups) == {"lt50", "ge50", "unflagged", "flagged"}
+    for g, cov in groups.items():  # Gaussian residuals on a right own term: 68 % in every group
+        assert cov == pytest.approx(0.683, abs=0.07), g
