@@ -8,7 +8,9 @@ errors; phi31 is read off the resampled standardized curve (a 6-harmonic fit of 
 The line [Fe/H] = a + b (P - 0.6) + c (phi31 - 2.3) is fitted on the calibration half
 (rrlfeh.evaluation.split) and scored on both halves, on the stars where the benchmark's line is
 defined (4-harmonic phi31 error < 0.3 rad) and every curve preprocesses: RMSE (dex) overall, below
-50 clean G epochs and from 50 up. Prints JSON; says so and exits when the data folder is absent.
+50 clean G epochs and from 50 up. Beside it (`simulator_relation`), the simulator's own relation at
+the input's phi31, nothing refitted: what a network trained on measured labels should return. Prints
+JSON; says so and exits when the data folder is absent.
 
     python -m bench.input_phi31 [--data ../shared/data/gaia_dr3_rrab_labelled] [--params params.yaml]
 """
@@ -39,6 +41,25 @@ def resampled_phi31(curves, options: dict) -> np.ndarray:
     grid_curves = LightCurves.from_counts(np.full(n, n_points), np.tile(grid, n),
                                           res.X[:, :, 1].astype(np.float64).ravel(), np.ones(n), np.zeros(n))
     return np.where(res.ok, shape_parameters(grid_curves, 6)["phi31"].to_numpy(), np.nan)
+
+
+def relation_scores(feh, period, phi31, defined, calibration, n_epochs, relation) -> dict:
+    """The simulator's own relation (params extract.simulate.rrab.relation, nothing refitted) at
+    the input's phi31: what a network trained on measured labels should return, scored per half
+    and epoch group (< 40, 40-49, >= 50)."""
+    from rrlfeh.sim.oracle import wrap_near
+    from rrlfeh.sim.populations import relation_feh
+
+    pred = relation_feh(relation, period, wrap_near(phi31, relation.shape_pivot))
+    good = defined & np.isfinite(pred) & np.isfinite(feh)
+    resid = pred - feh
+    out = {}
+    for half, mask in (("calibration", good & calibration), ("scoring", good & ~calibration)):
+        out[half] = {name: round(float(np.sqrt(np.mean(resid[m] ** 2))), 4) if m.any() else None
+                     for name, m in (("all", mask), ("lt40", mask & (n_epochs < 40)),
+                                     ("40_49", mask & (n_epochs >= 40) & (n_epochs < 50)),
+                                     ("ge50", mask & (n_epochs >= 50)))}
+    return out
 
 
 def line_scores(feh, period, phi31, defined, calibration, n_epochs) -> dict:
@@ -78,7 +99,8 @@ def main(argv=None) -> None:
     calibration = is_calibration(stars["source_id"])
     k4 = shape_parameters(curves, 4)
     defined = (k4["phi31_error"] < 0.3).to_numpy()
-    options = load_params(args.params).preprocess.curve_options("rrab")
+    params = load_params(args.params)
+    options = params.preprocess.curve_options("rrab")
     args_common = (feh, period)
     report = {"data": str(args.data), "curve_options": options,
               "line_4_harmonics": line_scores(*args_common, k4["phi31"].to_numpy(), defined, calibration,
@@ -87,6 +109,8 @@ def main(argv=None) -> None:
         phi31 = resampled_phi31(curves, {**options, "epoch_weights": weights})
         report[f"input_epoch_weights_{weights}"] = line_scores(*args_common, phi31, defined, calibration,
                                                                 curves.counts)
+        report[f"input_epoch_weights_{weights}"]["simulator_relation"] = relation_scores(
+            *args_common, phi31, defined, calibration, curves.counts, params.extract.simulate.rrab.relation)
     json.dump(report, sys.stdout, indent=1)
     print()
 

@@ -10,7 +10,8 @@ from rrlfeh.features.tensors import REASONS, phase_grid, preprocess_arrays
 from tests.support.rrab_curve import FINE, PHASE_MAX, shape, star, truth_standardized
 
 CFG = PreprocessConfig()
-OPTS = CFG.curve_options("rrab")
+# the spline (the Fourier curve model has its own tests: test_features_fourier_curve.py)
+OPTS = {**CFG.curve_options("rrab"), "curve_model": "spline"}
 N = OPTS["n_points"]
 
 

@@ -65,3 +65,21 @@ def test_an_unknown_family_is_refused():
     with pytest.raises(ConfigError, match="model.arch"):
         from_dict(ModelConfig, {"arch": "lstm"}, where="model")
     assert full_hparams({})["arch"] == "gru"  # hparams from before model.arch: a GRU
+
+
+def test_the_spectral_layer_reads_the_period_and_the_fourier_coefficients():
+    from rrlfeh.model.spectral import spectral_matrix
+
+    n, period = 64, 0.57
+    grid = np.arange(n) / n
+    mag = 0.3 * np.cos(2 * np.pi * grid + 0.4) + 0.1 * np.cos(2 * np.pi * 3 * grid - 1.1)
+    x = np.column_stack([grid * period, mag]).ravel()  # the flattened (N, 2) input
+    out = x @ spectral_matrix(n)
+    assert out[0] == pytest.approx(period)
+    a, b = out[1::2], out[2::2]
+    assert np.hypot(a[0], b[0]) == pytest.approx(0.3) and np.hypot(a[2], b[2]) == pytest.approx(0.1)
+    assert np.arctan2(-b[2], a[2]) == pytest.approx(-1.1)  # A cos(x + phi) = a cos x + b sin x, b = -A sin phi
+    assert np.abs(out[[3, 4] + list(range(7, 17))]).max() < 1e-12  # no other harmonic
+    # the layer is fixed: training does not move it
+    model = build_model(n, {"arch": "spectral", "units": 8}, seed=1)
+    assert not model.get_layer("fourier").trainable

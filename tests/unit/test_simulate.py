@@ -24,7 +24,8 @@ LN10_2_5 = np.log(10) / 2.5
 
 @pytest.fixture(scope="module")
 def tables():
-    return simulate_tables(SimulateConfig(n_rrab=500, n_rrc=400, n_rrd=20), seed=7)
+    # the photometric label mode: what these checks of the truth table are written for
+    return simulate_tables(SimulateConfig(label_mode="photometric", n_rrab=500, n_rrc=400, n_rrd=20), seed=7)
 
 
 def test_tables_are_conformed_and_cover_every_star(tables):
@@ -137,7 +138,7 @@ def test_measured_labels_are_the_relation_on_the_fitted_shape():
     """label_mode measured: the label is the oracle (the relation on the shape fitted to the star's
     own noisy clean epochs); a star too sparse for the fit, or whose fit lands outside the
     population's [Fe/H] range, has none. The curves are unchanged."""
-    base = SimulateConfig(n_rrab=80, n_rrc=80, n_rrd=2)
+    base = SimulateConfig(label_mode="photometric", n_rrab=80, n_rrc=80, n_rrd=2)
     photometric = simulate_tables(base, 11)
     measured = simulate_tables(replace(base, label_mode="measured"), 11)
     for name in ("vari_rrlyrae", "epoch_photometry", "truth"):
@@ -151,7 +152,7 @@ def test_measured_labels_are_the_relation_on_the_fitted_shape():
 
 
 def test_reproducible_per_seed_and_different_for_another():
-    cfg = SimulateConfig(n_rrab=40, n_rrc=30, n_rrd=3)
+    cfg = SimulateConfig(label_mode="photometric", n_rrab=40, n_rrc=30, n_rrd=3)
     a, b, c = simulate_tables(cfg, 3), simulate_tables(cfg, 3), simulate_tables(cfg, 4)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name])
@@ -160,8 +161,8 @@ def test_reproducible_per_seed_and_different_for_another():
 
 
 def test_types_draw_from_their_own_streams():
-    small = simulate_tables(SimulateConfig(n_rrab=30, n_rrc=20, n_rrd=0), 5)
-    more_rrc = simulate_tables(SimulateConfig(n_rrab=30, n_rrc=25, n_rrd=2), 5)
+    small = simulate_tables(SimulateConfig(label_mode="photometric", n_rrab=30, n_rrc=20, n_rrd=0), 5)
+    more_rrc = simulate_tables(SimulateConfig(label_mode="photometric", n_rrab=30, n_rrc=25, n_rrd=2), 5)
     ab = [t["truth"].merge(t["vari_rrlyrae"], on="source_id").query("best_classification == 'RRab'")
           .sort_values("pf")["feh_true"].to_numpy() for t in (small, more_rrc)]
     np.testing.assert_array_equal(*ab)

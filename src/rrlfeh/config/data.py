@@ -31,7 +31,9 @@ class SimulateConfig:
     n_rrc: int = 2700
     n_rrd: int = 40
     paper: Sizes = field(default_factory=lambda: Sizes(17600, 17900, 200))
-    label_mode: Literal["photometric", "spectroscopic", "measured"] = "photometric"
+    # measured: the relation at phi31 (R21) fitted to each star's noisy epochs, as the real catalogue's
+    # labels are made (docs/REAL_STARS.md, "What the labels are"); photometric: at the noise-free shape
+    label_mode: Literal["photometric", "spectroscopic", "measured"] = "measured"
     rrab: RRabPhysics = field(default_factory=RRabPhysics)
     rrc: RRcPhysics = field(default_factory=RRcPhysics)
     rrd: RRdPhysics = field(default_factory=RRdPhysics)

@@ -19,14 +19,14 @@ HPARAM_DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "batch_size": 256,
 })
 REG_TYPES = ("none", "l1", "l2", "l1_l2")  # kernel regularizations of the body's and the head's weights
-ARCHS = ("gru", "fcn", "transformer")  # model.arch: the network families (model/networks.py)
+ARCHS = ("gru", "fcn", "transformer", "spectral")  # model.arch: the network families (model/networks.py)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """The network family every stage trains (tune searches its hyperparameters, train its folds)."""
 
-    arch: str = "gru"  # gru | fcn | transformer (model/networks.py; docs/BENCHMARKS.md compares them)
+    arch: str = "gru"  # gru | fcn | transformer | spectral (model/networks.py; docs/BENCHMARKS.md compares them)
 
     def check(self) -> None:
         if self.arch not in ARCHS:

@@ -17,14 +17,15 @@ class PreprocessConfig:
     n_knots: int = 32  # uniform knots of the periodic cubic spline (24-64 fit real DR3 equally)
     min_epochs: int = 12  # floor for a meaningful fit (training and inference cuts are stricter)
     max_phase_gap: float = 0.25  # reject curves with a wider phase gap (unconstrained branch)
-    # "errors": each epoch weighs 1 / mag_error^2 (from the archive's flux_over_error) in the spline
+    # "errors": each epoch weighs 1 / mag_error^2 (from the archive's flux_over_error) in the curve
     # fit, relative to its star's median; "none": all alike (docs/REAL_STARS.md)
-    epoch_weights: str = "none"
-    # "spline": the smoothing spline above; "fourier": a Fourier series of at most
+    epoch_weights: str = "errors"
+    # "fourier": a Fourier series of at most
     # fourier_harmonics harmonics, fewer where the epochs give fewer than
     # fourier_epochs_per_parameter per parameter (the order of the simulator's oracle and of the
-    # real labels' phi31; features/fourier_curve.py, docs/REAL_STARS.md)
-    curve_model: str = "spline"
+    # real labels' phi31; features/fourier_curve.py, docs/REAL_STARS.md); "spline": the smoothing
+    # spline above (what models before issue 21 read)
+    curve_model: str = "fourier"
     fourier_harmonics: int = 6
     fourier_epochs_per_parameter: float = 3.0
     kde_alpha: float = 1.0  # weight exponent: w ~ density(feh) ** -alpha

@@ -90,7 +90,7 @@ POOR_PHASE_COVERAGE = Reason(
     "poor_phase_coverage", _MODEL, "the largest gap between folded phases exceeds "
     "preprocess.max_phase_gap", "the test and n_epochs", "features/tensors.py")
 SPLINE_FAILED = Reason(
-    "spline_failed", _MODEL, "the smoothing spline gave a non-finite or flat curve",
+    "spline_failed", _MODEL, "the curve fit (spline or Fourier series, preprocess.curve_model) gave a non-finite or flat curve",
     "the test and n_epochs", "features/tensors.py")
 
 # impossible stars (serving/sanity.py), in the order they are tested

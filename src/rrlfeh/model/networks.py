@@ -2,7 +2,8 @@
 
 - `gru` (the default): the GRU of Monti et al. (2025), 3 x (GRU -> Dropout) (model/gru.py);
 - `fcn`: the fully convolutional network the authors compared (model/conv.py);
-- `transformer`: self-attention encoder blocks over the resampled phases (model/attention.py).
+- `transformer`: self-attention encoder blocks over the resampled phases (model/attention.py);
+- `spectral`: the curve's Fourier coefficients (a fixed linear layer), then an MLP (model/spectral.py).
 Every body reads the same (N, 2) input (days since maximum, standardized magnitude) and ends in
 the same head, Dense(1) -> the label Rescaling, so training, the fold ensembles and serving treat
 them alike. Backend-neutral Keras 3.
@@ -107,10 +108,12 @@ def build_model(n_points: int, hp: dict[str, Any], seed: int, target: tuple[floa
     from rrlfeh.model.attention import transformer_body
     from rrlfeh.model.conv import fcn_body
     from rrlfeh.model.gru import gru_body
+    from rrlfeh.model.spectral import spectral_body
 
     hp = full_hparams(hp)
     keras.utils.set_random_seed(int(seed))  # weight initialization and dropout masks
-    body = {"gru": gru_body, "fcn": fcn_body, "transformer": transformer_body}[hp["arch"]]
+    body = {"gru": gru_body, "fcn": fcn_body, "transformer": transformer_body,
+            "spectral": spectral_body}[hp["arch"]]
     reg = regularizer(hp["reg_type"], float(hp["reg_strength"]))
     inputs = keras.Input(shape=(int(n_points), 2), name="curve")
     x = body(inputs, hp, int(seed), reg)
