@@ -26,7 +26,9 @@ ARCHS = ("gru", "fcn", "transformer", "spectral")  # model.arch: the network fam
 class ModelConfig:
     """The network family every stage trains (tune searches its hyperparameters, train its folds)."""
 
-    arch: str = "gru"  # gru | fcn | transformer | spectral (model/networks.py; docs/BENCHMARKS.md compares them)
+    # spectral | gru (the paper's) | fcn | transformer (model/networks.py); docs/BENCHMARKS.md compares
+    # them and says why spectral is the default
+    arch: str = "spectral"
 
     def check(self) -> None:
         if self.arch not in ARCHS:

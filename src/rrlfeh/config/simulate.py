@@ -71,10 +71,11 @@ class RRabPhysics:
     """RRab laws of SIMULATOR.md (pivots: P 0.6 d, [Fe/H] -1.5, A1 0.26 mag)."""
 
     # fitted to the real DR3 RRab of the calibration half (docs/SIMULATOR.md)
-    # laws: the laws below draw [Fe/H] and then the shape; copula: P and the shape are drawn jointly
+    # copula (the default since issue 21): P and the shape are drawn jointly
     # from real DR3 RRab (sim/rrab_shapes.json) and [Fe/H] follows from the relation (the laws below
-    # then set only the period range, a1_min, r_min, feh_error and the relation; docs/SIMULATOR.md)
-    shapes: str = "laws"
+    # then set only the period range, a1_min, r_min, feh_error and the relation); laws: the laws below
+    # draw [Fe/H] and then the shape (docs/SIMULATOR.md)
+    shapes: str = "copula"
     feh: FehPrior = field(default_factory=lambda: FehPrior(mean=-1.52, sd=0.41))
     feh_error: FehError = field(default_factory=FehError)
     feh_pivot: float = -1.5
