@@ -57,11 +57,12 @@ def _table(clean: dict | None, train: dict[str, dict | None]) -> dict:
         if not m or "oof" not in m:
             continue
         oracle = m.get("oracle") or {}
+        ratio = m.get("ratio_to_oracle") or {}  # none where the labels are the oracle's own values
         out[t] = {
             "oof_r2": m["oof"]["r2"], "oof_wrmse": m["oof"]["wrmse"],
-            "oof_oracle_wrmse": (oracle.get("oof") or {}).get("wrmse"),
+            "oof_oracle_wrmse": (oracle.get("oof") or {}).get("wrmse"), "oof_ratio": ratio.get("oof_wrmse"),
             "test_r2": m["test"]["r2"], "test_wrmse": m["test"]["wrmse"],
-            "test_oracle_wrmse": (oracle.get("test") or {}).get("wrmse"),
+            "test_oracle_wrmse": (oracle.get("test") or {}).get("wrmse"), "test_ratio": ratio.get("test_wrmse"),
         }
     return out
 
@@ -83,11 +84,12 @@ def render(numbers: dict, registered: dict | None) -> list[str]:
         for t in typed:
             m = numbers[t]
             for split, label in (("oof", "CV (oof)"), ("test", "test")):
-                model, oracle = m[f"{split}_wrmse"], m[f"{split}_oracle_wrmse"]
-                ratio = None if not oracle else model / oracle
+                model, oracle, ratio = m[f"{split}_wrmse"], m[f"{split}_oracle_wrmse"], m[f"{split}_ratio"]
                 lines.append(f"{TYPES[t] if split == 'oof' else '':5s} {label:9s} {_fmt(m[f'{split}_r2'])}  "
                              f"{_fmt(model)}  {_fmt(oracle):>12s}  {_fmt(ratio, 2):>5s}")
         lines.append("(wRMSE in dex; oracle: the simulator's noise floor on the same stars; oof: pooled out-of-fold)")
+        if any(numbers[t]["oof_oracle_wrmse"] is not None and numbers[t]["oof_ratio"] is None for t in typed):
+            lines.append("(no ratio: the labels are the oracle's own values, label_mode measured)")
     if registered:
         lines += ["", f"registered {registered['model_name']} version {registered['version']}: "
                       f"{registered['decision']}; champion is version {registered.get('champion')}"]

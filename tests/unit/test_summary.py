@@ -42,7 +42,9 @@ def test_headline_and_text(reports, tmp_path):
 
     head = json.loads((tmp_path / "summary.json").read_text())
     assert set(head) == {"stars", "rrab", "rrc"}
-    assert head["rrab"]["ratio"] == pytest.approx(train["ratio_to_oracle"]["oof_wrmse"], abs=1e-3)
+    ratio = (train.get("ratio_to_oracle") or {}).get("oof_wrmse")  # none with measured labels
+    assert head["rrab"]["ratio"] == (None if ratio is None else pytest.approx(ratio, abs=1e-3))
+    assert ("no ratio: the labels are the oracle's own values" in text) == (ratio is None)
     assert head["rrab"]["test_wrmse"] == pytest.approx(train["test"]["wrmse"], abs=1e-4)
     # few, short columns: `dvc exp show` (name + 3 spaces per column) fits 200 columns with room
     # for the Experiment and Created columns and a few changed params
@@ -57,3 +59,25 @@ def test_partial_and_missing_reports(tmp_path, reports):
     assert "RRab  CV" in text and "RRc   CV" not in text and "registered rrl-feh" not in text
     with pytest.raises(DataError, match="dvc repro"):
         run_summary(tmp_path / "empty", tmp_path / "none.json")
+
+
+def test_the_ratio_column_reads_the_train_report(reports, tmp_path):
+    """A ratio where the train stage reports one (a noise floor to compare with); none, and a note,
+    where the labels are the oracle's own values (the floor is float precision)."""
+    metrics, registered = reports
+    for t in ("rrab", "rrc"):
+        path = metrics / f"train_{t}.json"
+        m = json.loads(path.read_text())
+        m["oracle"]["oof"]["wrmse"], m["oof"]["wrmse"] = 0.05, 0.06
+        m["ratio_to_oracle"] = {"oof_wrmse": 1.2, "test_wrmse": 1.3}
+        path.write_text(json.dumps(m))
+    text = "\n".join(run_summary(metrics, registered, tmp_path / "summary.json"))
+    assert "1.20" in text and "1.30" in text and "no ratio" not in text
+    for t in ("rrab", "rrc"):
+        path = metrics / f"train_{t}.json"
+        m = json.loads(path.read_text())
+        m["oracle"]["oof"]["wrmse"] = 4e-8
+        m.pop("ratio_to_oracle")
+        path.write_text(json.dumps(m))
+    text = "\n".join(run_summary(metrics, registered, tmp_path / "summary.json"))
+    assert "no ratio: the labels are the oracle's own values" in text and "1.20" not in text
