@@ -203,11 +203,12 @@ def test_the_model_computes_with_its_own_config_not_the_workspace_params(predict
     assert logged["error_scale"] == tiny_params().predict.error_scale and logged["min_epochs"] != 500
     assert json.loads(meta_b["model_config_overrides"]) == {}
 
+    larger = 2.0 * tiny_params().predict.error_scale  # above the logged one: every error grows
     run_predict(other, URI, [gaia_dir], tmp_path / "c.ecsv", "local", progress=False,
-                overrides={"error_scale": 3.0})
+                overrides={"error_scale": larger})
     c, meta_c, _ = read_catalogue(tmp_path / "c.ecsv")
-    assert json.loads(meta_c["model_config_overrides"]) == {"error_scale": 3.0}
-    assert json.loads(meta_c["model_config"])["error_scale"] == 3.0
+    assert json.loads(meta_c["model_config_overrides"]) == {"error_scale": larger}
+    assert json.loads(meta_c["model_config"])["error_scale"] == larger
     np.testing.assert_array_equal(c["feh"], a["feh"])
     assert (c["feh_error"] >= a["feh_error"]).all() and (c["feh_error"] > a["feh_error"]).any()
 

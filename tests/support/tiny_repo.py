@@ -68,7 +68,10 @@ def tiny_repo(tmp_path: Path) -> tuple[Path, dict, dict]:
 
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
            "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
-           "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"}
+           "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false",
+           # the tiny stages take seconds (the spectral network): sample the machine every second,
+           # so each tracked stage still records system metrics (tracking.SYSTEM_METRICS_INTERVAL_S: 5)
+           "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "1"}
     for key in ("MLFLOW_ARTIFACT_ROOT", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
         env.pop(key, None)  # the repo's own store and registry only
     run(["git", "init", "-q"], repo, env)
