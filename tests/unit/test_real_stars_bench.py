@@ -64,3 +64,14 @@ def test_the_resplits_report_coverage_per_epoch_group_and_flag_state(bench):
     assert set(groups) == {"lt50", "ge50", "unflagged", "flagged"}
     for g, cov in groups.items():  # Gaussian residuals on a right own term: 68 % in every group
         assert cov == pytest.approx(0.683, abs=0.07), g
+
+
+def test_the_floor_ratio_against_the_noise_free_value():
+    from bench.sim_floor import floor_ratios
+
+    truth = pd.DataFrame({"source_id": [1, 2, 3, 4], "feh_relation": [-1.0, -1.5, -2.0, -1.2],
+                          "feh_oracle": [-0.9, -1.6, -2.1, -1.1]})  # 0.1 off each
+    pred = pd.DataFrame({"source_id": [1, 2, 3, 4], "feh_pred": [-0.8, -1.7, -2.2, -1.0],
+                         "weight": [1.0, 1.0, 1.0, 1.0]})  # 0.2 off each
+    r = floor_ratios(pred, truth)
+    assert r["n"] == 4 and r["oracle_wrmse"] == pytest.approx(0.1) and r["ratio"] == pytest.approx(2.0)
