@@ -194,6 +194,26 @@ def score(table: pd.DataFrame) -> dict:
     }
 
 
+def serving_runtime() -> None:
+    """The environment `rrlfeh predict` runs in (telemetry off, Keras on TensorFlow); before keras
+    is imported."""
+    from rrlfeh.runtime import configure_environment, use_keras_backend
+
+    configure_environment()
+    use_keras_backend("tensorflow")
+
+
+def predict_folder(model: str, folder: Path, workdir: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """`rrlfeh predict`'s own code on an archive-layout folder, at the params' predict settings:
+    (its counts, the catalogue, the rejects), written under `workdir`."""
+    from rrlfeh.config import load_params
+    from rrlfeh.serving.predict import run_predict
+
+    out = workdir / "catalogue.parquet"
+    counts = run_predict(load_params(ROOT / "params.yaml").predict, model, [folder], out, "local", progress=False)
+    return counts, pd.read_parquet(out), pd.read_parquet(workdir / "catalogue_rejected.parquet")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="models:/rrl-feh@champion")
@@ -209,16 +229,11 @@ def main(argv=None) -> None:
         print(json.dumps({"skipped": f"{args.data} not found: no real stars to score"}))
         return
 
-    from rrlfeh.config import load_params
-    from rrlfeh.runtime import configure_environment, use_keras_backend
-
-    configure_environment()
-    use_keras_backend("tensorflow")
+    serving_runtime()
     from rrlfeh.evaluation.curve_stats import shape_parameters
     from rrlfeh.evaluation.real_data import read_real
     from rrlfeh.evaluation.scores import baseline_cv, baseline_predict, fit_baseline
     from rrlfeh.evaluation.split import half_of
-    from rrlfeh.serving.predict import run_predict
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     model = args.model
@@ -226,11 +241,7 @@ def main(argv=None) -> None:
         from bench.predict import trained_model
 
         model = trained_model(args.workdir, args.models_dir)
-    out = args.workdir / "catalogue.parquet"
-    counts = run_predict(load_params(ROOT / "params.yaml").predict, model, [args.data], out,
-                         "local", progress=False)
-    cat = pd.read_parquet(out)
-    rejects = pd.read_parquet(args.workdir / "catalogue_rejected.parquet")
+    counts, cat, rejects = predict_folder(model, args.data, args.workdir)
     stars, curves = read_real(args.data)
     shape = shape_parameters(curves)
     stars = stars.assign(half=half_of(stars["source_id"]), mean_mag=shape["mean_mag"].to_numpy())

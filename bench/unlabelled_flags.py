@@ -49,18 +49,15 @@ def main(argv=None) -> None:
         return
 
     from bench.real_classes import classes_of, predict_options
+    from bench.real_stars import predict_folder, serving_runtime
     from rrlfeh.config import load_params
-    from rrlfeh.runtime import configure_environment, use_keras_backend
-    from rrlfeh.serving.predict import run_predict
 
-    configure_environment()
-    use_keras_backend("tensorflow")
-    params = load_params(ROOT / "params.yaml")
+    serving_runtime()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    out = args.workdir / "catalogue.parquet"
-    counts = run_predict(params.predict, args.model, [args.real], out, "local", progress=False)
-    cat = pd.read_parquet(out)[["source_id", "out_of_range", "out_of_range_reason"]]
-    rejects = pd.read_parquet(args.workdir / "catalogue_rejected.parquet")[["source_id", "reason"]]
+    counts, cat, rejects = predict_folder(args.model, args.real, args.workdir)
+    cat = cat[["source_id", "out_of_range", "out_of_range_reason"]]
+    rejects = rejects[["source_id", "reason"]]
+    params = load_params(ROOT / "params.yaml")
     vari = pd.read_csv(args.real / "vari_rrlyrae.csv", usecols=["source_id"])
     table = vari.merge(cat, on="source_id", how="left").merge(
         rejects.rename(columns={"reason": "reason_rejected"}), on="source_id", how="left")

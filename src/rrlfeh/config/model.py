@@ -95,7 +95,7 @@ class TuneConfig:
 
 @dataclass(frozen=True)
 class FitConfig:
-    """How every GRU is optimized, in Hyperband trials and CV folds alike (model.networks.make_optimizer).
+    """How every network is optimized, in Hyperband trials and CV folds alike (model.networks.make_optimizer).
 
     `schedule: constant` with clipnorm 0 is the paper's plain Adam; the default (warm-up + cosine
     decay, clipping at global norm 1) is what made the GRU converge (docs/BENCHMARKS.md).

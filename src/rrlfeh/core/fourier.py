@@ -95,6 +95,14 @@ class FourierFit:
         return self.mean[:, None] + shape
 
 
+def series_at_epochs(curves: LightCurves, fit: FourierFit, shift: float = 0.0) -> np.ndarray:
+    """The fitted curve less its mean at each epoch of `curves` (flat; the curves the fit was made
+    on, one fit row per star), `shift` cycles later."""
+    star = curves.star
+    cycles = (curves.time - fit.t_ref[star]) / curves.period[star] + shift
+    return cosine_series(cycles, fit.amp[star], fit.phase[star])
+
+
 def pad(counts: np.ndarray, *flat: np.ndarray) -> tuple[np.ndarray, ...]:
     """Flat per-epoch arrays (grouped by star, `counts` each) -> (n, max count) arrays, plus the
     mask of real entries."""

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from rrlfeh.core import curve
-from rrlfeh.core.fourier import FourierFit, cosine_series, fit_fourier, harmonics_for
+from rrlfeh.core.fourier import FourierFit, fit_fourier, harmonics_for, series_at_epochs
 from rrlfeh.core.ragged import LightCurves
 from rrlfeh.sim.oracle import wrap_near
 
@@ -45,13 +45,6 @@ def _unweighted(c: LightCurves) -> LightCurves:
     return dataclasses.replace(c, error=np.ones_like(c.mag))
 
 
-def _series_at(c: LightCurves, f: FourierFit, shift: float = 0.0) -> np.ndarray:
-    """The fitted curve less its mean at each epoch of `c` (flat), `shift` cycles later."""
-    star = c.star
-    cyc = (c.time - f.t_ref[star]) / c.period[star] + shift
-    return cosine_series(cyc[:, None], f.amp[star][:, None, :], f.phase[star][:, None, :])[:, 0]
-
-
 def _harmonics(c: LightCurves, harmonics, epochs_per_parameter: float = 1.0) -> np.ndarray:
     """`harmonics` (one count, or one per star), fewer where the epochs do not support them."""
     top = int(np.max(harmonics)) if np.size(harmonics) else 1
@@ -66,7 +59,7 @@ def clipped_fit(c: LightCurves, harmonics, n_sigma: float, max_iter: int = 10) -
     for _ in range(max_iter):
         kept = c.select(keep)
         f = fit_fourier(kept, _harmonics(kept, harmonics))
-        resid = (c.mag - f.mean[c.star] - _series_at(c, f)) / c.error
+        resid = (c.mag - f.mean[c.star] - series_at_epochs(c, f)) / c.error
         now = np.abs(resid) <= n_sigma * np.sqrt(f.chi2_red)[c.star]
         if np.array_equal(now, keep):
             break
@@ -119,9 +112,9 @@ def residuals(c: LightCurves, harmonics: int = 6, epochs_per_parameter: float = 
     three in units of the star's A1 (flat, grouped by star like `c`)."""
     f = fit_fourier(_unweighted(c), _harmonics(c, harmonics, epochs_per_parameter))
     star = c.star
-    shape = _series_at(c, f)
+    shape = series_at_epochs(c, f)
     h = 1e-3  # cycles: a central difference is plenty for a smooth series
-    slope = (_series_at(c, f, h) - _series_at(c, f, -h)) / (2 * h)
+    slope = (series_at_epochs(c, f, h) - series_at_epochs(c, f, -h)) / (2 * h)
     a1 = np.maximum(f.amp[star, 0], 1e-6)
     return pd.DataFrame({
         "star": star, "phase": np.mod((c.time - c.epoch[star]) / c.period[star], 1.0),

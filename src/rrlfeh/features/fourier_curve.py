@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rrlfeh.core.fourier import cosine_series, fit_fourier, harmonics_for
+from rrlfeh.core.fourier import fit_fourier, harmonics_for, series_at_epochs
 from rrlfeh.core.ragged import LightCurves, segment_median
 
 
@@ -37,7 +37,7 @@ def fourier_resampled(phase: np.ndarray, mag: np.ndarray, star: np.ndarray, n_st
     fit = fit_fourier(curves, fourier_order(counts, max_harmonics, epochs_per_parameter))
     # evaluate() takes cycles since each star's t_ref (its mean phase here)
     resampled = fit.evaluate(grid[None, :] - fit.t_ref[:, None])
-    at_epochs = fit.mean[star] + cosine_series(phase - fit.t_ref[star], fit.amp[star], fit.phase[star])
+    at_epochs = fit.mean[star] + series_at_epochs(curves, fit)
     mad = 1.4826 * segment_median(np.abs(mag - at_epochs), star, n_stars)
     return resampled, mad
 

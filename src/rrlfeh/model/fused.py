@@ -10,8 +10,8 @@ Two ways for the GRU (model.arch gru), both inference only (dropout is off at in
   instead of 3K: the fewest sequential steps, so the lowest latency for a few stars; but its kernels
   are K times larger, mostly zeros, which costs at large batches.
 - `stack`: the K fold networks as K parallel branches of one model, outputs concatenated: no zero
-  blocks, so the highest throughput at large batches. The other families (fcn, transformer) are
-  served by `stack` alone, each fold network a branch as it is.
+  blocks, so the highest throughput at large batches. The other families (spectral, fcn,
+  transformer) are served by `stack` alone, each fold network a branch as it is.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def stack(models: list, name: str = "gru_feh_stack"):
 
 
 def _stack_any(models: list, name: str):
-    """`stack` for any architecture (model.arch fcn, transformer: not a chain of layers): each fold
+    """`stack` for the other families (model.arch spectral, fcn, transformer): each fold
     network, cloned under its own name, called on the shared input."""
     import keras
 

@@ -1,9 +1,10 @@
 """The regressors (params `model.arch`): a body per family, one head, one optimizer recipe.
 
-- `gru` (the default): the GRU of Monti et al. (2025), 3 x (GRU -> Dropout) (model/gru.py);
+- `gru`: the GRU of Monti et al. (2025), 3 x (GRU -> Dropout) (model/gru.py);
 - `fcn`: the fully convolutional network the authors compared (model/conv.py);
 - `transformer`: self-attention encoder blocks over the resampled phases (model/attention.py);
-- `spectral`: the curve's Fourier coefficients (a fixed linear layer), then an MLP (model/spectral.py).
+- `spectral` (the default): the curve's Fourier coefficients (a fixed linear layer), then an MLP
+  (model/spectral.py).
 Every body reads the same (N, 2) input (days since maximum, standardized magnitude) and ends in
 the same head, Dense(1) -> the label Rescaling, so training, the fold ensembles and serving treat
 them alike. Backend-neutral Keras 3.

@@ -66,13 +66,22 @@ def _feh_error(rng, cfg: FehError, n: int) -> np.ndarray:
 
 
 def _phases(rng, phi21: np.ndarray, phi31: np.ndarray) -> np.ndarray:
-    """phi_k = phi_k1 + k phi_1 with phi_1 ~ U(0, 2 pi) and phi_k1 = phi21 + (k-2) D for k >= 3,
-    D = phi31 + 2 pi - phi21 (so phi_31 comes out as given)."""
+    """_at_random_phi1 of phi_k1 = phi21 + (k-2) D for k >= 3, D = phi31 + 2 pi - phi21 (so phi_31
+    comes out as given)."""
     n = len(phi21)
     d = phi31 + TWO_PI - phi21
-    phi_k1 = np.stack([np.zeros(n), phi21] + [phi21 + (k - 2) * d for k in range(3, 7)], axis=1)
-    phi1 = TWO_PI * rng.random(n)
-    return np.mod(phi_k1 + np.arange(1, 7)[None, :] * phi1[:, None], TWO_PI)
+    return _at_random_phi1(rng, np.stack([np.zeros(n), phi21] + [phi21 + (k - 2) * d for k in range(3, 7)], axis=1))
+
+
+def _at_random_phi1(rng, phi_k1: np.ndarray) -> np.ndarray:
+    """The phases phi_k = phi_k1 + k phi_1 (mod 2 pi) of (n, 6) phi_k1 (phi_11 = 0), phi_1 ~ U(0, 2 pi)."""
+    phi1 = TWO_PI * rng.random(len(phi_k1))
+    return np.mod(phi_k1 + np.arange(1, N_HARMONICS + 1)[None, :] * phi1[:, None], TWO_PI)
+
+
+def _phi31_scatter(cfg: RRabPhysics, label_mode: str) -> float:
+    """The intrinsic phi31 scatter (rad) about the relation in this label mode."""
+    return cfg.phi31_scatter_spectroscopic if label_mode == "spectroscopic" else cfg.phi31_scatter_photometric
 
 
 def draw_rrab(rng: np.random.Generator, n: int, cfg: RRabPhysics, label_mode: str) -> Population:
@@ -91,9 +100,7 @@ def draw_rrab(rng: np.random.Generator, n: int, cfg: RRabPhysics, label_mode: st
     r21 = _normal(rng, cfg.r21_0 + cfg.r21_a1 * (a1 - cfg.a1_pivot), cfg.r21_sd, n, cfg.r_min)
     r31 = _normal(rng, cfg.r31_0 + cfg.r31_a1 * (a1 - cfg.a1_pivot), cfg.r31_sd, n, cfg.r_min)
     ratios = np.column_stack([np.ones(n), r21, r31] + [f * r31 for f in cfg.higher_over_r31])
-    scatter = (cfg.phi31_scatter_spectroscopic if label_mode == "spectroscopic"
-               else cfg.phi31_scatter_photometric)
-    phi31 = _normal(rng, cfg.phi31_0 + cfg.phi31_period * dp + cfg.phi31_feh * x, scatter, n)
+    phi31 = _normal(rng, cfg.phi31_0 + cfg.phi31_period * dp + cfg.phi31_feh * x, _phi31_scatter(cfg, label_mode), n)
     phi21 = _normal(rng, cfg.phi21_0 + cfg.phi21_phi31 * phi31, cfg.phi21_sd, n)
     phase = _phases(rng, phi21, phi31)
     feh_rel = relation_feh(cfg.relation, period, phi31)
@@ -119,12 +126,9 @@ def draw_rrab_copula(rng: np.random.Generator, n: int, cfg: RRabPhysics, label_m
     period = np.clip(v["period"], cfg.period_min, cfg.period_max)
     ratios = np.column_stack([np.ones(n)] + [np.maximum(v[f"R{k}1"], cfg.r_min if k < 4 else 0.0)
                                              for k in range(2, N_HARMONICS + 1)])
-    phi_k1 = np.column_stack([np.zeros(n)] + [v[f"phi{k}1"] for k in range(2, N_HARMONICS + 1)])
-    phase = np.mod(phi_k1 + np.arange(1, N_HARMONICS + 1)[None, :] * (TWO_PI * rng.random(n))[:, None], TWO_PI)
+    phase = _at_random_phi1(rng, np.column_stack([np.zeros(n)] + [v[f"phi{k}1"] for k in range(2, N_HARMONICS + 1)]))
     feh_rel = relation_feh(cfg.relation, period, v["phi31"])
-    scatter = (cfg.phi31_scatter_spectroscopic if label_mode == "spectroscopic"
-               else cfg.phi31_scatter_photometric)
-    feh = feh_rel + cfg.relation.shape_slope * scatter * rng.standard_normal(n)
+    feh = feh_rel + cfg.relation.shape_slope * _phi31_scatter(cfg, label_mode) * rng.standard_normal(n)
     return Population(
         kind="RRab", feh_true=feh, feh_relation=feh_rel,
         label=feh if label_mode == "spectroscopic" else feh_rel,
